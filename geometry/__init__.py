@@ -1,0 +1,1 @@
+"""Experiment descriptions shipped with kotosim (TOML data files)."""
