@@ -58,6 +58,31 @@ HBAR = float(_hc.hbar)               # MeV*ns
 C_LIGHT = float(_hc.c_light)         # mm/ns
 # alpha(0) = 1/137.035999177, CODATA 2022 recommended value (hepunits has no alpha).
 ALPHA_EM = 1.0 / 137.035999177
-# Higgs vacuum expectation value v = (sqrt(2) G_F)^(-1/2) = 246.22 GeV (PDG 2024, G_F from mu decay);
+# Higgs vacuum expectation value v = (sqrt(2) G_F)^(-1/2) = 246.22 GeV
+# (PDG 2024, G_F from mu decay);
 # inputs.md section 1.
 V_HIGGS = 246.22e3  # MeV
+
+# --- Appended for kotosim.model (light-scalar model, issue 3) -----------------------------------
+# Quark masses (PDG, via the ``particle`` package): u, d, s are MSbar masses at mu = 2 GeV,
+# c and b are MSbar m_q(m_q); the top mass is the direct-measurement (pole-like) mass M_TOP above.
+M_UP = _mass(2)
+M_DOWN = _mass(1)
+M_STRANGE = _mass(3)
+M_CHARM = _mass(4)
+M_BOTTOM = _mass(5)
+TAU_B0 = _tau(511)       # ns (particle package: 1.511 ps)
+TAU_BPLUS = _tau(521)    # ns (particle package: 1.637 ps)
+# CKM matrix, Wolfenstein parameters of the PDG 2024 global fit (PDG 2024 review
+# "CKM quark-mixing matrix", Ceccucci, Ligeti, Sakai, eq. 12.27):
+# lambda = 0.22501 +- 0.00068, A = 0.826 +0.016 -0.015, rhobar = 0.1591 +- 0.0094,
+# etabar = 0.3523 +0.0073 -0.0071.
+CKM_LAMBDA = 0.22501
+CKM_A = 0.826
+CKM_RHOBAR = 0.1591
+CKM_ETABAR = 0.3523
+
+__all__ += [
+    "M_UP", "M_DOWN", "M_STRANGE", "M_CHARM", "M_BOTTOM", "TAU_B0", "TAU_BPLUS",
+    "CKM_LAMBDA", "CKM_A", "CKM_RHOBAR", "CKM_ETABAR",
+]

@@ -1,0 +1,184 @@
+"""Command-line interface: ``kotosim run EXPERIMENT``, ``kotosim model`` and friends.
+
+Bad input is reported as one line ``kotosim: error: ...`` on stderr with exit code 2, and no
+output file is written (files are written to a temporary name and renamed when complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "parse_ctau_list", "UsageError"]
+
+
+class UsageError(ValueError):
+    """Invalid command-line input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit code 2, no usage dump
+        raise UsageError(message)
+
+
+def parse_ctau_list(text: str) -> list[float]:
+    """Parse ``"0.01,1,inf"`` (metres) into cτ values in mm."""
+    out = []
+    for tok in text.split(","):
+        tok = tok.strip()
+        try:
+            v = float(tok)
+        except ValueError:
+            raise UsageError(f"--ctau: '{tok}' is not a number (give metres, e.g. 0.01,1,inf)"
+                             ) from None
+        if math.isnan(v) or v <= 0:
+            raise UsageError(f"--ctau: {tok} m: must be > 0 (inf for a stable phi)")
+        out.append(v * 1000.0)
+    return out
+
+
+def _positive_int(name: str):
+    def conv(s: str) -> int:
+        try:
+            v = int(float(s))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: '{s}' is not a whole number") from None
+        if v < 1 or v != float(s):
+            raise argparse.ArgumentTypeError(f"{name}: {s}: must be a whole number >= 1")
+        return v
+    return conv
+
+
+def _float(name: str):
+    def conv(s: str) -> float:
+        try:
+            return float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: '{s}' is not a number") from None
+    return conv
+
+
+def _progress_printer(total: int, quiet: bool):
+    """A progress callback printing events done, events/s and time left on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    import time
+
+    t0 = time.perf_counter()
+    done = [0]
+
+    def cb(n: int) -> None:
+        done[0] += n
+        dt = max(time.perf_counter() - t0, 1e-9)
+        rate = done[0] / dt
+        left = max(total - done[0], 0) / rate if rate > 0 else 0.0
+        sys.stderr.write(f"\r  {done[0]:>12,d}/{total:,d} events  {rate / 1e6:6.2f} M/s  "
+                         f"{left:6.1f} s left ")
+        if done[0] >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return cb
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .api import simulate
+    from .io import write_root
+    from .plotting import plot_result
+
+    ctau = parse_ctau_list(args.ctau)
+    if not 0 <= args.plot_ctau < len(ctau):
+        raise UsageError(f"--plot-ctau: {args.plot_ctau}: allowed 0..{len(ctau) - 1}")
+    out = Path(args.out) if args.out else Path(f"{Path(args.experiment).stem}_m{args.mass:g}"
+                                                 ".root")
+    if out.suffix != ".root":
+        raise UsageError(f"--out: '{out}': must end in .root")
+    nch = 1 if args.no_reference else 2
+    res = simulate(args.experiment, mass=args.mass, ctau=ctau, n_events=args.events,
+                   seed=args.seed, variant=args.variant, reference=not args.no_reference,
+                   smear=not args.no_smear, sample_size=args.sample, threads=args.threads,
+                   progress=_progress_printer(nch * args.events, args.quiet))
+    print(res.table())
+    write_root(res, out)
+    png = plot_result(res, out.with_name(out.stem + "_ptz.png"), args.plot_ctau)
+    print(f"wrote {out} and {png}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(prog="kotosim", description="Monte Carlo acceptance for light long-lived "
+                "scalars at KOTO, NA62, CHARM and LHCb. Units: MeV, m (on the command line).")
+    p.add_argument("--version", action="version", version=f"kotosim {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, required=True)
+    r = sub.add_parser("run", help="simulate one experiment at one phi mass",
+                       description="Simulate phi production and decay at an experiment, print "
+                       "the acceptance table, and write a ROOT file and a PNG plot.")
+    r.add_argument("experiment", nargs="?", default="koto",
+                   help="shipped geometry name (koto, ...) or path to a geometry .toml")
+    r.add_argument("--mass", type=_float("--mass"), default=100.0,
+                   help="phi mass in MeV (default 100)")
+    r.add_argument("--ctau", default="1",
+                   help="comma-separated proper decay lengths c*tau of phi in metres; 'inf' "
+                   "for a stable phi (default 1)")
+    r.add_argument("--events", type=_positive_int("--events"), default=1_000_000,
+                   help="parent decays generated per channel (default 1e6)")
+    r.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
+    r.add_argument("--variant", default=None,
+                   help="geometry variant, e.g. run2016 for the KOTO 2016-18 layout")
+    r.add_argument("--out", default=None, help="output ROOT file (default EXPERIMENT_mMASS.root)"
+                   "; the plot is written next to it")
+    r.add_argument("--sample", type=int, default=10_000,
+                   help="events kept in the event-sample TTree (default 10000; 0 for none)")
+    r.add_argument("--plot-ctau", type=int, default=0,
+                   help="index of the c*tau value to plot (default 0)")
+    r.add_argument("--threads", type=_positive_int("--threads"), default=None,
+                   help="numba threads (default: all cores); results do not depend on it")
+    r.add_argument("--no-smear", action="store_true", help="switch off detector resolution")
+    r.add_argument("--no-reference", action="store_true",
+                   help="skip the reference channel (KOTO: K_L -> pi0 nu nubar)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+    for mod in _plugins():
+        mod.register(sub)
+    return p
+
+
+def _plugins():
+    """Sub-command modules that add themselves with ``register(subparsers)``."""
+    import importlib
+
+    mods = []
+    for name in ("kotosim.model_cli", "kotosim.scan_cli"):
+        try:
+            mods.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return mods
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kotosim`` command; returns the exit code."""
+    from .geometry import GeometryError
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "run" and args.sample < 0:
+            raise UsageError(f"--sample: {args.sample}: must be >= 0")
+        return int(args.func(args) or 0)
+    except (UsageError, GeometryError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"kotosim: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kotosim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,343 @@
+"""KOTO: K_L -> pi0 phi and the reference K_L -> pi0 nu nubar through the KOTO detector.
+
+The event loop is :mod:`kotosim.kernels.koto`; this module turns a validated geometry into the
+kernel configuration, runs both channels and builds the :class:`~kotosim.result.Result`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .. import constants as C
+from .. import engine
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..kernels import koto as K
+from ..kernels.sampling import alias_table
+from ..result import Result, ratio_error
+
+L, E, A, N = "length", "energy", "angle", "1"
+BIG = 1e9
+
+SCHEMA: dict[str, Spec] = {
+    "beam.target_z": Spec(L, -1e6, 0.0),
+    "beam.exit_z": Spec(L, -1e6, 1e6),
+    "beam.target_x_lo": Spec(L, -100.0, 100.0),
+    "beam.target_x_hi": Spec(L, -100.0, 100.0),
+    "beam.target_x_sigma_lo": Spec(L, 0.0, 100.0),
+    "beam.target_x_sigma_hi": Spec(L, 0.0, 100.0),
+    "beam.target_y_sigma": Spec(L, 0.0, 100.0),
+    "beam.target_y_max": Spec(L, 0.0, 100.0),
+    "beam.collimator_distance": Spec(L, 1.0, 1e6),
+    "beam.collimator_half_x": Spec(L, 0.0, 1e3),
+    "beam.collimator_half_y": Spec(L, 0.0, 1e3),
+    "beam.spectrum.mu": Spec(E, 0.0, 1e5),
+    "beam.spectrum.sigma0": Spec(E, 1e-3, 1e5),
+    "beam.spectrum.a": Spec("1/energy", -1.0, 1.0),
+    "beam.spectrum.b": Spec("1/energy2", -1.0, 1.0),
+    "beam.spectrum.p_min": Spec(E, 0.0, 1e6),
+    "beam.spectrum.p_max": Spec(E, 1.0, 1e6),
+    "generation.z_max": Spec(L, -1e6, 1e6),
+    "csi.z_face": Spec(L, 0.0, 1e6),
+    "csi.depth": Spec(L, 0.0, 1e4),
+    "csi.radius": Spec(L, 1.0, 1e4),
+    "csi.beam_hole_half": Spec(L, 0.0, 1e3),
+    "resolution.constant": Spec(N, 0.0, 1.0),
+    "resolution.stochastic": Spec(N, 0.0, 1.0),
+    "resolution.position": Spec(L, 0.0, 1e3),
+    "cuts.e_gamma_min": Spec(E, 0.0, 1e5),
+    "cuts.e_gamma_max": Spec(E, 0.0, 1e6),
+    "cuts.e_sum_min": Spec(E, 0.0, 1e6),
+    "cuts.hit_radius_max": Spec(L, 0.0, 1e4),
+    "cuts.hit_square_min": Spec(L, 0.0, 1e4),
+    "cuts.distance_min": Spec(L, 0.0, 1e4),
+    "cuts.energy_ratio_min": Spec(N, 0.0, 1.0),
+    "cuts.e_theta_min": Spec("energy*angle", 0.0, 1e6),
+    "cuts.azimuth_max": Spec(A, 0.0, math.pi),
+    "cuts.coe_radius_min": Spec(L, 0.0, 1e4),
+    "signal_region.z_min": Spec(L, -1e5, 1e5),
+    "signal_region.z_max": Spec(L, -1e5, 1e5),
+    "signal_region.pt_min": Spec(E, 0.0, 1e4),
+    "signal_region.pt_max": Spec(E, 0.0, 1e4),
+    "signal_region.z_slant": Spec(L, -1e5, 1e5),
+    "signal_region.pt_min_at_z_max": Spec(E, 0.0, 1e4),
+    "histograms.z_bins": Spec(N, 1, 10000, integer=True),
+    "histograms.z_low": Spec(L, -1e5, 1e5),
+    "histograms.z_high": Spec(L, -1e5, 1e5),
+    "histograms.pt_bins": Spec(N, 1, 10000, integer=True),
+    "histograms.pt_low": Spec(E, 0.0, 1e5),
+    "histograms.pt_high": Spec(E, 0.0, 1e5),
+    "histograms.e_bins": Spec(N, 1, 10000, integer=True),
+    "histograms.e_low": Spec(E, 0.0, 1e6),
+    "histograms.e_high": Spec(E, 0.0, 1e6),
+    "normalisation.kl_per_pot": Spec(N, 0.0, 1.0),
+    "normalisation.pot": Spec(N, 0.0, 1e25),
+    "normalisation.ses": Spec(N, 0.0, 1.0),
+}
+
+
+def _require(geo: Geometry, lo: str, hi: str) -> None:
+    if not geo[lo] < geo[hi]:
+        raise GeometryError(f"{geo.path}: key '{hi}' must be larger than '{lo}'")
+
+
+def check(geo: Geometry) -> None:
+    """Cross-key checks of a KOTO geometry (orderings, a valid spectrum)."""
+    if geo["beam.target_x_lo"] > geo["beam.target_x_hi"]:
+        raise GeometryError(f"{geo.path}: key 'beam.target_x_hi' must be >= 'beam.target_x_lo'")
+    for lo, hi in (("beam.target_z", "beam.exit_z"), ("beam.exit_z", "generation.z_max"),
+                   ("beam.spectrum.p_min", "beam.spectrum.p_max"),
+                   ("cuts.e_gamma_min", "cuts.e_gamma_max"),
+                   ("signal_region.z_min", "signal_region.z_max"),
+                   ("signal_region.z_min", "signal_region.z_slant"),
+                   ("signal_region.pt_min", "signal_region.pt_max"),
+                   ("histograms.z_low", "histograms.z_high"),
+                   ("histograms.pt_low", "histograms.pt_high"),
+                   ("histograms.e_low", "histograms.e_high")):
+        _require(geo, lo, hi)
+    if geo["generation.z_max"] > geo["csi.z_face"]:
+        raise GeometryError(f"{geo.path}: key 'generation.z_max' must not exceed 'csi.z_face'")
+    spectrum_envelope(geo)  # raises if the spectrum is not a valid unimodal density
+
+
+register_schema("koto", SCHEMA, ("veto",))
+register_check("koto", check)
+
+
+def spectrum_envelope(geo: Geometry, nbins: int = 256) -> tuple[np.ndarray, ...]:
+    """Piecewise-constant envelope of the K_L momentum density for exact rejection sampling.
+
+    The density is unimodal with its mode at mu (verified on a fine grid here), so its
+    supremum on a bin is its value at the point of the bin closest to mu.
+    Returns (edges [MeV], heights, alias-table prob, alias-table alias).
+    """
+    mu, s0 = geo["beam.spectrum.mu"], geo["beam.spectrum.sigma0"]
+    a, b = geo["beam.spectrum.a"], geo["beam.spectrum.b"]
+    lo, hi = geo["beam.spectrum.p_min"], geo["beam.spectrum.p_max"]
+    grid = np.linspace(lo, hi, 20001)
+    sig = s0 * (1.0 - (a + b * grid) * (grid - mu))
+    if np.any(sig <= 0):
+        bad = grid[np.argmax(sig <= 0)]
+        raise GeometryError(f"{geo.path}: key 'beam.spectrum.p_max': sigma(p) <= 0 at "
+                            f"p = {bad / 1e3:.3g} GeV; allowed p_max < {bad / 1e3:.3g} GeV")
+    f = np.exp(-0.5 * ((grid - mu) / sig) ** 2)
+    below, above = grid <= mu, grid >= mu
+    if np.any(np.diff(f[below]) < -1e-15) or np.any(np.diff(f[above]) > 1e-15):
+        raise GeometryError(f"{geo.path}: key 'beam.spectrum': the momentum density is not "
+                            "unimodal in [p_min, p_max]; narrow the range")
+    edges = np.linspace(lo, hi, nbins + 1)
+    near = np.clip(mu, edges[:-1], edges[1:])
+    heights = np.array([K.spectrum_density(x, mu, s0, a, b) for x in near]) * (1 + 1e-12)
+    prob, alias = alias_table(heights * np.diff(edges))
+    return edges, heights, prob, alias
+
+
+def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int,
+                  chunk_size: int, record_cap: int, smear: bool = True) -> K.KotoConfig:
+    """Flatten a KOTO geometry into the kernel's :class:`~kotosim.kernels.koto.KotoConfig`."""
+    g = geo.values
+    return K.KotoConfig(
+        channel=channel, m_k=C.M_KL, ctau_k=C.CTAU_KL, m_pi0=C.M_PI0, m_x=float(mass),
+        # K_L e3 vector form factor slope lambda_+ = 0.0297 with m_pi+ scale (PDG; inputs.md 2)
+        m_pi_ff=C.M_PIPLUS, ff_slope=0.0297,
+        target_z=g["beam.target_z"], exit_z=g["beam.exit_z"],
+        tx_lo=g["beam.target_x_lo"], tx_hi=g["beam.target_x_hi"],
+        tx_slo=g["beam.target_x_sigma_lo"], tx_shi=g["beam.target_x_sigma_hi"],
+        ty_sigma=g["beam.target_y_sigma"], ty_max=g["beam.target_y_max"],
+        col_dist=g["beam.collimator_distance"], col_hx=g["beam.collimator_half_x"],
+        col_hy=g["beam.collimator_half_y"],
+        z_gen_max=g["generation.z_max"], mu=g["beam.spectrum.mu"],
+        sigma0=g["beam.spectrum.sigma0"], a=g["beam.spectrum.a"], b=g["beam.spectrum.b"],
+        z_csi=g["csi.z_face"], r_csi=g["csi.radius"], hole_half=g["csi.beam_hole_half"],
+        res_const=g["resolution.constant"], res_stoch=g["resolution.stochastic"],
+        res_pos=g["resolution.position"], smear=bool(smear),
+        e_min=g["cuts.e_gamma_min"], e_max=g["cuts.e_gamma_max"], esum_min=g["cuts.e_sum_min"],
+        r_max=g["cuts.hit_radius_max"], sq_min=g["cuts.hit_square_min"],
+        dist_min=g["cuts.distance_min"], eratio_min=g["cuts.energy_ratio_min"],
+        etheta_min=g["cuts.e_theta_min"], azimuth_max=g["cuts.azimuth_max"],
+        coe_min=g["cuts.coe_radius_min"],
+        sr_zmin=g["signal_region.z_min"], sr_zmax=g["signal_region.z_max"],
+        sr_ptmin=g["signal_region.pt_min"], sr_ptmax=g["signal_region.pt_max"],
+        sr_zslant=g["signal_region.z_slant"], sr_ptmin_zmax=g["signal_region.pt_min_at_z_max"],
+        nz=int(g["histograms.z_bins"]), zlo=g["histograms.z_low"], zhi=g["histograms.z_high"],
+        npt=int(g["histograms.pt_bins"]), ptlo=g["histograms.pt_low"],
+        pthi=g["histograms.pt_high"], ne=int(g["histograms.e_bins"]),
+        elo=g["histograms.e_low"], ehi=g["histograms.e_high"],
+        chunk_size=int(chunk_size), n_events=int(n_events), record_cap=int(record_cap),
+    )
+
+
+def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
+                seed: int, mass_index: int = 0, *, smear: bool = True, hists: bool = True,
+                sample_size: int = 0, chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
+                chunks: np.ndarray | None = None,
+                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Run one channel and return the summed accumulators (plus ``rec``/``rec_w`` rows).
+
+    ``chunks`` restricts the run to those global chunk indices (used to distribute work).
+    """
+    cap = min(int(sample_size), int(n_events))
+    cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap, smear)
+    edges, heights, prob, alias = spectrum_envelope(geo)
+    vetoes = geo.volume_array("veto")
+    nct, nv = ctau.size, vetoes.shape[0]
+    nh = nct if hists else 0
+    rec = np.zeros((cap, K.NREC))
+    rec_w = np.zeros((cap, nct))
+
+    def alloc(nb: int) -> dict[str, np.ndarray]:
+        return {
+            "counts": np.zeros((nb, K.N_HEAD + len(K.STAGES))),
+            "sig": np.zeros((nb, 2, nct)), "sel": np.zeros((nb, 2, nct)),
+            "region": np.zeros((nb, nv, nct)),
+            "ptz": np.zeros((nb, nh, 2, cfg.nz, cfg.npt)),
+            "egam": np.zeros((nb, nh, 2, cfg.ne)),
+        }
+
+    def kernel(batch: np.ndarray, arr: dict[str, np.ndarray]) -> None:
+        seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
+        K.run_chunks(cfg, seeds, batch, edges, heights, prob, alias, ctau, vetoes, arr["counts"],
+                     arr["sig"], arr["sel"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
+
+    out = engine.run(n_events, chunk_size, alloc, kernel, chunks=chunks, progress=progress)
+    out["rec"], out["rec_w"] = rec, rec_w
+    return out
+
+
+def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str) -> dict:
+    import hist
+
+    g = geo.values
+    out: dict[str, list] = {f"ptz{tag}": [], f"egamma{tag}": []}
+    for i in range(tot["ptz"].shape[0]):
+        h = hist.Hist(
+            hist.axis.Regular(int(g["histograms.z_bins"]), g["histograms.z_low"],
+                              g["histograms.z_high"], name="z", label="Reconstructed Z [mm]"),
+            hist.axis.Regular(int(g["histograms.pt_bins"]), g["histograms.pt_low"],
+                              g["histograms.pt_high"], name="pt",
+                              label="Reconstructed Pt [MeV/c]"),
+            storage=hist.storage.Weight())
+        v = h.view(flow=False)
+        v["value"], v["variance"] = tot["ptz"][i, 0], tot["ptz"][i, 1]
+        out[f"ptz{tag}"].append(h)
+        he = hist.Hist(hist.axis.Regular(int(g["histograms.e_bins"]), g["histograms.e_low"],
+                                         g["histograms.e_high"], name="e",
+                                         label="Photon energy [MeV]"),
+                       storage=hist.storage.Weight())
+        ve = he.view(flow=False)
+        ve["value"], ve["variance"] = tot["egam"][i, 0], tot["egam"][i, 1]
+        out[f"egamma{tag}"].append(he)
+    return out
+
+
+def sample_array(rec: np.ndarray, rec_w: np.ndarray, channel: str):
+    """Event-sample rows as an awkward Array of records; particles are vector Momentum4D."""
+    import awkward as ak
+    import vector
+
+    vector.register_awkward()
+    col = {n: rec[:, i] for i, n in enumerate(K.REC_FIELDS)}
+
+    def p4(prefix: str):
+        return ak.zip({"px": col[f"{prefix}_px"], "py": col[f"{prefix}_py"],
+                       "pz": col[f"{prefix}_pz"], "E": col[f"{prefix}_e"]},
+                      with_name="Momentum4D")
+
+    return ak.zip({
+        "p_kl": col["p_kl"],
+        "vertex": ak.zip({"x": col["vtx_x"], "y": col["vtx_y"], "z": col["vtx_z"]},
+                         with_name="Vector3D"),
+        "x": p4("x"), "pi0": p4("pi0"), "g1": p4("g1"), "g2": p4("g2"),
+        "hits": ak.zip({n: col[n] for n in ("g1_x", "g1_y", "g2_x", "g2_y", "g1_e_reco",
+                                             "g1_x_reco", "g1_y_reco", "g2_e_reco",
+                                             "g2_x_reco", "g2_y_reco")}),
+        "z_reco": col["z_reco"], "pt_reco": col["pt_reco"], "w_kl": col["w_kl"],
+        "stage": col["stage"].astype(np.int32), "x_l1": col["x_l1"], "x_l2": col["x_l2"],
+        "weight": rec_w,
+    }, depth_limit=1, with_name=None), channel
+
+
+def acceptances(tot: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(per K_L at exit, error, per K_L decay in range, error) from summed accumulators.
+
+    Per exit: sum(w)/N, error sqrt(sum w^2)/N. Per decay: divided by the mean decay
+    probability sum(P_dec)/N, whose error is added in quadrature (correlation neglected:
+    conservative).
+    """
+    n, sw, sw2 = tot["counts"][0], tot["counts"][1], tot["counts"][2]
+    if n == 0:
+        z = np.zeros(tot["sig"].shape[1])
+        return z, z, z, z
+    a_exit = tot["sig"][0] / n
+    e_exit = np.sqrt(tot["sig"][1]) / n
+    pdec = sw / n
+    e_pdec = math.sqrt(max(sw2 / n - pdec**2, 0.0) / n)
+    a_dec = a_exit / pdec
+    e_dec = ratio_error(a_exit, e_exit, np.full_like(a_exit, pdec), np.full_like(a_exit, e_pdec))
+    return a_exit, e_exit, a_dec, e_dec
+
+
+def cutflow(tot: dict[str, np.ndarray]) -> list[tuple[str, float]]:
+    """Weighted fraction of generated K_L (at the beam exit) surviving each stage."""
+    n = max(tot["counts"][0], 1.0)
+    c = tot["counts"]
+    out = [("K_L at beam exit", 1.0), ("decays in generation range", c[1] / n)]
+    out += [(s, c[K.N_HEAD + k] / n) for k, s in enumerate(K.STAGES) if k > 0]
+    return out
+
+
+def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,
+             seed: int, *, mass_index: int = 0, reference: bool = True, smear: bool = True,
+             hists: bool = True, sample_size: int = 0,
+             chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
+             progress: Callable[[int], None] | None = None) -> Result:
+    """Simulate K_L -> pi0 phi (mass [MeV], cτ grid [mm]) and K_L -> pi0 nu nubar at KOTO."""
+    ctau = np.asarray(ctau, dtype=float)
+    tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, smear=smear,
+                      hists=hists, sample_size=sample_size, chunk_size=chunk_size,
+                      progress=progress)
+    a_exit, e_exit, a_dec, e_dec = acceptances(tot)
+    acc = {"phi_per_kl_exit": a_exit, "phi_per_kl_decay": a_dec}
+    err = {"phi_per_kl_exit": e_exit, "phi_per_kl_decay": e_dec}
+    desc = {
+        "phi_per_kl_exit": "K_L->pi0 phi in the signal region and phi not decaying in a veto "
+                           "region, per K_L at the beam exit",
+        "phi_per_kl_decay": "the same per K_L decaying between the beam exit and the CsI face",
+    }
+    flows = {"pi0 phi": cutflow(tot)}
+    h = _hists(geo, tot, ctau, "") if hists else {}
+    if reference:
+        ref = run_channel(geo, K.CHANNEL_PINUNU, 0.0, np.array([math.inf]), n_events, seed,
+                          mass_index, smear=smear, hists=hists, chunk_size=chunk_size,
+                          progress=progress)
+        r_exit, re_exit, r_dec, re_dec = (np.full(ctau.size, x[0]) for x in acceptances(ref))
+        acc |= {"pinunu_per_kl_exit": r_exit, "pinunu_per_kl_decay": r_dec,
+                "ratio_phi_pinunu": np.divide(a_exit, r_exit, out=np.zeros_like(a_exit),
+                                              where=r_exit > 0)}
+        err |= {"pinunu_per_kl_exit": re_exit, "pinunu_per_kl_decay": re_dec,
+                "ratio_phi_pinunu": ratio_error(a_exit, e_exit, r_exit, re_exit)}
+        desc |= {"pinunu_per_kl_exit": "K_L->pi0 nu nubar in the signal region per K_L at exit",
+                 "pinunu_per_kl_decay": "K_L->pi0 nu nubar per K_L decay in range",
+                 "ratio_phi_pinunu": "acceptance ratio pi0 phi / pi0 nu nubar (survives the "
+                                     "unmodelled shape, timing and veto efficiencies)"}
+        flows["pi0 nu nubar"] = cutflow(ref)
+        if hists:
+            h |= _hists(geo, ref, np.array([math.inf]), "_pinunu")
+    n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
+    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.zeros(ctau.size))
+               for r, name in enumerate(geo.volume_names("veto"))}
+    sample = None
+    if sample_size > 0:
+        sample, _ = sample_array(tot["rec"], tot["rec_w"], "pi0 phi")
+    return Result(
+        experiment=geo.experiment, variant=geo.variant, mass=float(mass), ctau=ctau,
+        n_events=int(n_events), seed=int(seed), acceptance=acc, error=err,
+        region_fraction=regions, cutflow=flows, hists=h, sample=sample,
+        config={"geometry": geo.path, "variant": geo.variant or "", "smear": bool(smear),
+                "chunk_size": int(chunk_size), "mass_index": int(mass_index),
+                "signal_region": {k.split(".")[1]: v for k, v in geo.values.items()
+                                  if k.startswith("signal_region.")}},
+        descriptions=desc,
+    )

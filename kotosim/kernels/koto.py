@@ -1,0 +1,459 @@
+"""KOTO event loop: K_L beam -> K_L -> pi0 X -> gamma gamma -> CsI -> (Z, Pt) -> cuts.
+
+One function per formula; the chunk loop (:func:`run_chunks`) runs chunks in parallel with
+``prange``, each chunk seeding numba's generator itself, and writes per-chunk accumulators so
+that the caller sums them in chunk order (bit-identical for any thread count).
+Units: MeV, mm, rad.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ._flags import FASTMATH
+from .kinematics import boost_to_lab, decay_two_body, isotropic_direction
+from .propagation import decay_probability, intervals, union_intervals
+from .sampling import gauss_pair, sample_envelope, truncated_exponential
+
+CHANNEL_PHI = 0      # K_L -> pi0 phi (two-body)
+CHANNEL_PINUNU = 1   # K_L -> pi0 nu nubar (three-body, vector form factor)
+
+# cut-flow stages (index into the counts array after N_GEN, SUM_W, SUM_W2)
+STAGES = ("generated", "photons on CsI", "energy cuts", "position cuts", "vertex found",
+          "shape cuts", "signal region")
+N_HEAD = 3  # counts[0] = events, counts[1] = sum P_dec, counts[2] = sum P_dec^2
+
+# columns of the event-sample record
+REC_FIELDS = (
+    "p_kl", "vtx_x", "vtx_y", "vtx_z",
+    "x_px", "x_py", "x_pz", "x_e",
+    "pi0_px", "pi0_py", "pi0_pz", "pi0_e",
+    "g1_px", "g1_py", "g1_pz", "g1_e", "g2_px", "g2_py", "g2_pz", "g2_e",
+    "g1_x", "g1_y", "g2_x", "g2_y",
+    "g1_e_reco", "g1_x_reco", "g1_y_reco", "g2_e_reco", "g2_x_reco", "g2_y_reco",
+    "z_reco", "pt_reco", "w_kl", "stage", "x_l1", "x_l2",
+)
+NREC = len(REC_FIELDS)
+
+
+class KotoConfig(NamedTuple):
+    """Scalar configuration of the KOTO kernel (internal units)."""
+
+    channel: int
+    m_k: float
+    ctau_k: float
+    m_pi0: float
+    m_x: float
+    m_pi_ff: float
+    ff_slope: float
+    target_z: float
+    exit_z: float
+    tx_lo: float
+    tx_hi: float
+    tx_slo: float
+    tx_shi: float
+    ty_sigma: float
+    ty_max: float
+    col_dist: float
+    col_hx: float
+    col_hy: float
+    z_gen_max: float
+    mu: float
+    sigma0: float
+    a: float
+    b: float
+    z_csi: float
+    r_csi: float
+    hole_half: float
+    res_const: float
+    res_stoch: float
+    res_pos: float
+    smear: bool
+    e_min: float
+    e_max: float
+    esum_min: float
+    r_max: float
+    sq_min: float
+    dist_min: float
+    eratio_min: float
+    etheta_min: float
+    azimuth_max: float
+    coe_min: float
+    sr_zmin: float
+    sr_zmax: float
+    sr_ptmin: float
+    sr_ptmax: float
+    sr_zslant: float
+    sr_ptmin_zmax: float
+    nz: int
+    zlo: float
+    zhi: float
+    npt: int
+    ptlo: float
+    pthi: float
+    ne: int
+    elo: float
+    ehi: float
+    chunk_size: int
+    n_events: int
+    record_cap: int
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def spectrum_density(p: float, mu: float, sigma0: float, a: float, b: float) -> float:
+    """Unnormalised K_L momentum density at the beam exit ("Sato" asymmetric Gaussian).
+
+    f(p) = exp(-(p - mu)^2 / (2 sigma(p)^2)), sigma(p) = sigma0 (1 - (a + b p)(p - mu))
+    [KOTO-MC, inputs.md sec. 2]; p, mu, sigma0 in MeV, a in 1/MeV, b in 1/MeV^2.
+    """
+    s = sigma0 * (1.0 - (a + b * p) * (p - mu))
+    if s <= 0.0:
+        return 0.0
+    t = (p - mu) / s
+    return math.exp(-0.5 * t * t)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_kl_momentum(cfg: KotoConfig, edges: np.ndarray, heights: np.ndarray,
+                       prob: np.ndarray, alias: np.ndarray) -> float:
+    """Exact draw from :func:`spectrum_density` by rejection under a piecewise-constant
+    envelope whose heights bound f on each bin (checked when the envelope is built)."""
+    while True:
+        p, h = sample_envelope(edges, heights, prob, alias)
+        if np.random.random() * h <= spectrum_density(p, cfg.mu, cfg.sigma0, cfg.a, cfg.b):
+            return p
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def form_factor_weight(e_pi: float, m_k: float, m_pi: float, m_pi_ff: float,
+                       slope: float) -> float:
+    """dGamma/dE_pi for K -> pi nu nubar up to a constant: p_pi^3 |f+(q^2)|^2,
+    f+ = 1 + slope q^2 / m_pi+^2, q^2 = m_K^2 + m_pi^2 - 2 m_K E_pi (inputs.md sec. 2)."""
+    p2 = e_pi * e_pi - m_pi * m_pi
+    if p2 <= 0.0:
+        return 0.0
+    q2 = m_k * m_k + m_pi * m_pi - 2.0 * m_k * e_pi
+    fp = 1.0 + slope * q2 / (m_pi_ff * m_pi_ff)
+    return p2 * math.sqrt(p2) * fp * fp
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_pinunu_energy(m_k: float, m_pi: float, m_pi_ff: float, slope: float) -> float:
+    """Pion energy in the K rest frame for K -> pi nu nubar, by rejection (exact)."""
+    e_max = (m_k * m_k + m_pi * m_pi) / (2.0 * m_k)
+    p_max = math.sqrt(e_max * e_max - m_pi * m_pi)
+    # bound: p^3 <= p_max^3 and f+ is largest at q^2_max = (m_K - m_pi)^2
+    q2max = (m_k - m_pi) ** 2
+    fmax = 1.0 + slope * max(q2max, 0.0) / (m_pi_ff * m_pi_ff)
+    bound = p_max ** 3 * fmax * fmax
+    while True:
+        e = m_pi + (e_max - m_pi) * np.random.random()
+        if np.random.random() * bound <= form_factor_weight(e, m_k, m_pi, m_pi_ff, slope):
+            return e
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def reconstruct_pi0(e1: float, x1: float, y1: float, e2: float, x2: float, y2: float,
+                    z_csi: float, m_pi0: float) -> tuple[bool, float, float]:
+    """KOTO pi0 reconstruction assuming the pi0 decayed on the beam axis at (0, 0, Z).
+
+    With d = z_csi - Z, R_i = x_i^2 + y_i^2, ip = x1 x2 + y1 y2 and c = 1 - m^2/(2 E1 E2)
+    (the cosine of the opening angle), u = d^2 solves A u^2 + B u + C = 0 with
+    A = 1 - c^2, B = 2 ip - (R1 + R2) c^2, C = ip^2 - R1 R2 c^2; the root must satisfy
+    sign(ip + u) = sign(c). Then p_i = E_i (x_i, y_i, d)/sqrt(R_i + d^2) and Pt = |p1T + p2T|.
+    [inputs.md sec. 2; KOTO PRL 122 021802]. Where both roots are consistent the one farther
+    from the calorimeter (larger d) is kept. Returns (ok, Z, Pt).
+    """
+    c = 1.0 - m_pi0 * m_pi0 / (2.0 * e1 * e2)
+    r1 = x1 * x1 + y1 * y1
+    r2 = x2 * x2 + y2 * y2
+    ip = x1 * x2 + y1 * y2
+    c2 = c * c
+    qa = 1.0 - c2
+    qb = 2.0 * ip - (r1 + r2) * c2
+    qc = ip * ip - r1 * r2 * c2
+    if qa <= 0.0:
+        return False, 0.0, 0.0
+    disc = qb * qb - 4.0 * qa * qc
+    if disc < 0.0:
+        return False, 0.0, 0.0
+    sq = math.sqrt(disc)
+    best = -1.0
+    for k in range(2):
+        uu = (-qb + sq) / (2.0 * qa) if k == 0 else (-qb - sq) / (2.0 * qa)
+        if uu > 0.0 and (ip + uu) * c >= 0.0 and uu > best:
+            best = uu
+    if best <= 0.0:
+        return False, 0.0, 0.0
+    d = math.sqrt(best)
+    n1 = e1 / math.sqrt(r1 + best)
+    n2 = e2 / math.sqrt(r2 + best)
+    px = n1 * x1 + n2 * x2
+    py = n1 * y1 + n2 * y2
+    return True, z_csi - d, math.sqrt(px * px + py * py)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
+    """K_L origin (x, y) on the target and slopes (tx, ty) of its direction.
+
+    x: flat on [tx_lo, tx_hi] with half-Gaussian tails of widths tx_slo / tx_shi outside;
+    y: Gaussian (ty_sigma) truncated at +-ty_max; direction towards a uniform point of the
+    collimator rectangle (+-col_hx, +-col_hy) at col_dist downstream [KOTO-MC
+    GsimE14Spectrum.cc, getSquareProfile201504].
+    """
+    c = math.sqrt(0.5 * math.pi)  # a half-Gaussian of sigma s has area s*sqrt(pi/2)
+    flat = cfg.tx_hi - cfg.tx_lo
+    tot = flat + c * (cfg.tx_slo + cfg.tx_shi)
+    n1, n2 = gauss_pair()
+    x0 = 0.0
+    if tot > 0.0:
+        r = np.random.random() * tot
+        if r < flat:
+            x0 = cfg.tx_lo + r
+        elif r < flat + c * cfg.tx_slo:
+            x0 = cfg.tx_lo - abs(cfg.tx_slo * n2)
+        else:
+            x0 = cfg.tx_hi + abs(cfg.tx_shi * n2)
+    y0 = 0.0
+    if cfg.ty_sigma > 0.0:
+        y0 = cfg.ty_sigma * n1
+        while abs(y0) > cfg.ty_max:
+            y0 = cfg.ty_sigma * gauss_pair()[0]
+    cx = cfg.col_hx * (2.0 * np.random.random() - 1.0)
+    cy = cfg.col_hy * (2.0 * np.random.random() - 1.0)
+    return x0, y0, (cx - x0) / cfg.col_dist, (cy - y0) / cfg.col_dist
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def in_signal_region(cfg: KotoConfig, z: float, pt: float) -> bool:
+    """Pt-Z signal box; above ``sr_zslant`` the lower Pt edge rises linearly to
+    ``sr_ptmin_zmax`` at ``sr_zmax`` (geometry-file parameters)."""
+    if not (cfg.sr_zmin < z < cfg.sr_zmax and pt < cfg.sr_ptmax):
+        return False
+    lo = cfg.sr_ptmin
+    if z > cfg.sr_zslant:
+        lo += (cfg.sr_ptmin_zmax - cfg.sr_ptmin) * (z - cfg.sr_zslant) / (
+            cfg.sr_zmax - cfg.sr_zslant)
+    return pt > lo
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def smear_photon(cfg: KotoConfig, e: float, x: float, y: float) -> tuple[float, float, float]:
+    """CsI response: sigma_E/E = const (+) stoch/sqrt(E/GeV), sigma_xy = pos/sqrt(E/GeV)
+    [KOTO-MC, inputs.md sec. 2]. Energies in MeV."""
+    if not cfg.smear:
+        return e, x, y
+    eg = e * 1e-3
+    rel = math.sqrt(cfg.res_const ** 2 + cfg.res_stoch ** 2 / eg)
+    sp = cfg.res_pos / math.sqrt(eg)
+    nx, ny = gauss_pair()
+    return e * (1.0 + rel * gauss_pair()[0]), x + sp * nx, y + sp * ny
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def photon_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
+                e2: float, x2: float, y2: float) -> int:
+    """Energy and position cuts on the two clusters; returns the number of stages passed
+    (0: energy cuts failed, 1: position cuts failed, 2: passed)."""
+    for e in (e1, e2):
+        if not (cfg.e_min < e < cfg.e_max):
+            return 0
+    if e1 + e2 <= cfg.esum_min:
+        return 0
+    if min(e1, e2) / max(e1, e2) <= cfg.eratio_min:
+        return 0
+    for x, y in ((x1, y1), (x2, y2)):
+        if x * x + y * y >= cfg.r_max * cfg.r_max:
+            return 1
+        if max(abs(x), abs(y)) <= cfg.sq_min:
+            return 1
+    if (x1 - x2) ** 2 + (y1 - y2) ** 2 <= cfg.dist_min ** 2:
+        return 1
+    return 2
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def shape_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
+               e2: float, x2: float, y2: float, z: float) -> bool:
+    """Cuts using the reconstructed vertex: E*theta per photon, azimuthal opening angle,
+    centre-of-energy radius [inputs.md sec. 2]."""
+    d = cfg.z_csi - z
+    if d <= 0.0:
+        return False
+    for e, x, y in ((e1, x1, y1), (e2, x2, y2)):
+        if e * math.atan2(math.sqrt(x * x + y * y), d) <= cfg.etheta_min:
+            return False
+    dphi = abs(math.atan2(y1, x1) - math.atan2(y2, x2))
+    if dphi > math.pi:
+        dphi = 2.0 * math.pi - dphi
+    if dphi >= cfg.azimuth_max:
+        return False
+    cx = (e1 * x1 + e2 * x2) / (e1 + e2)
+    cy = (e1 * y1 + e2 * y2) / (e1 + e2)
+    return cx * cx + cy * cy > cfg.coe_min * cfg.coe_min
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
+         pz: float) -> tuple[bool, float, float]:
+    """Straight photon to the CsI face; False if it goes backwards, passes outside the
+    calorimeter radius or into the beam hole."""
+    if pz <= 0.0 or vz >= cfg.z_csi:
+        return False, 0.0, 0.0
+    t = (cfg.z_csi - vz) / pz
+    x = vx + t * px
+    y = vy + t * py
+    if x * x + y * y > cfg.r_csi * cfg.r_csi:
+        return False, x, y
+    if abs(x) < cfg.hole_half and abs(y) < cfg.hole_half:
+        return False, x, y
+    return True, x, y
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: np.ndarray,
+           prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray, vetoes: np.ndarray,
+           counts: np.ndarray,
+           sig: np.ndarray, sel: np.ndarray, region: np.ndarray, ptz: np.ndarray,
+           egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
+    np.random.seed(seed)
+    first = chunk * cfg.chunk_size
+    n = min(cfg.chunk_size, cfg.n_events - first)
+    nct = ctau.size
+    nv = vetoes.shape[0]
+    iv = np.zeros((max(nv, 1), 2))
+    merged = np.zeros((max(nv, 1), 2))
+    w = np.zeros(nct)
+    pv = np.zeros((max(nv, 1), nct))
+    fill = ptz.shape[0] > 0
+    for j in range(n):
+        g = first + j
+        stage = 0
+        # --- K_L at the beam exit: momentum and direction inside the pencil beam
+        p = sample_kl_momentum(cfg, edges, heights, prob, alias)
+        x0, y0, tx, ty = sample_beam(cfg)
+        norm = math.sqrt(1.0 + tx * tx + ty * ty)
+        dx, dy, dz = tx / norm, ty / norm, 1.0 / norm
+        ex = x0 + tx * (cfg.exit_z - cfg.target_z)
+        ey = y0 + ty * (cfg.exit_z - cfg.target_z)
+        # --- decay vertex: exponential law from the exit, truncated to the generation range
+        lam_k = p / cfg.m_k * cfg.ctau_k
+        s, wk = truncated_exponential(lam_k, (cfg.z_gen_max - cfg.exit_z) * norm)
+        vx, vy, vz = ex + s * dx, ey + s * dy, cfg.exit_z + s * dz
+        ek = math.sqrt(p * p + cfg.m_k * cfg.m_k)
+        kx, ky, kz = p * dx, p * dy, p * dz
+        # --- K_L -> pi0 X
+        if cfg.channel == CHANNEL_PHI:
+            d = decay_two_body(kx, ky, kz, ek, cfg.m_k, cfg.m_pi0, cfg.m_x)
+            pix, piy, piz, pie = d[0], d[1], d[2], d[3]
+            xx, xy, xz, xe = d[4], d[5], d[6], d[7]
+        else:
+            epi = sample_pinunu_energy(cfg.m_k, cfg.m_pi0, cfg.m_pi_ff, cfg.ff_slope)
+            q = math.sqrt(epi * epi - cfg.m_pi0 * cfg.m_pi0)
+            ux, uy, uz = isotropic_direction()
+            pix, piy, piz, pie = boost_to_lab(q * ux, q * uy, q * uz, epi,
+                                              kx, ky, kz, ek, cfg.m_k)
+            xx, xy, xz, xe = kx - pix, ky - piy, kz - piz, ek - pie
+        # --- pi0 -> gamma gamma (isotropic); the pi0 flight (c tau = 25 nm) is neglected
+        gg = decay_two_body(pix, piy, piz, pie, cfg.m_pi0, 0.0, 0.0)
+        ok1, h1x, h1y = _hit(cfg, vx, vy, vz, gg[0], gg[1], gg[2])
+        ok2, h2x, h2y = _hit(cfg, vx, vy, vz, gg[4], gg[5], gg[6])
+        e1, x1, y1, e2, x2, y2 = gg[3], h1x, h1y, gg[7], h2x, h2y
+        zr, ptr = 0.0, 0.0
+        if ok1 and ok2:
+            stage = 1
+            e1, x1, y1 = smear_photon(cfg, gg[3], h1x, h1y)
+            e2, x2, y2 = smear_photon(cfg, gg[7], h2x, h2y)
+            stage += photon_cuts(cfg, e1, x1, y1, e2, x2, y2)
+            if stage == 3:
+                okr, zr, ptr = reconstruct_pi0(e1, x1, y1, e2, x2, y2, cfg.z_csi, cfg.m_pi0)
+                if okr:
+                    stage = 4
+                    if shape_cuts(cfg, e1, x1, y1, e2, x2, y2, zr):
+                        stage = 5
+                        if in_signal_region(cfg, zr, ptr):
+                            stage = 6
+        counts[0] += 1.0
+        counts[1] += wk
+        counts[2] += wk * wk
+        for k in range(1, stage + 1):
+            counts[N_HEAD + k] += wk
+        l1 = l2 = 0.0
+        if stage >= 5 or g < cfg.record_cap:
+            # --- X = phi: probability to decay inside each veto region, for every c tau
+            for i in range(nct):
+                w[i] = wk
+            if cfg.channel == CHANNEL_PHI and cfg.m_x > 0.0 and nv > 0:
+                px_ = math.sqrt(xx * xx + xy * xy + xz * xz)
+                intervals(vetoes, vx, vy, vz, xx / px_, xy / px_, xz / px_, iv)
+                m = union_intervals(iv, merged)
+                if m > 0:
+                    l1, l2 = merged[0, 0], merged[m - 1, 1]
+                for i in range(nct):
+                    lam = px_ / cfg.m_x * ctau[i]
+                    ptot = 0.0
+                    for r in range(m):
+                        ptot += decay_probability(merged[r, 0], merged[r, 1], lam)
+                    for r in range(nv):
+                        pv[r, i] = decay_probability(iv[r, 0], iv[r, 1], lam)
+                    w[i] = wk * max(0.0, 1.0 - ptot)
+            else:
+                for r in range(nv):
+                    for i in range(nct):
+                        pv[r, i] = 0.0
+            if stage >= 5:
+                for i in range(nct):
+                    sel[0, i] += w[i]
+                    sel[1, i] += w[i] * w[i]
+                if stage == 6:
+                    for i in range(nct):
+                        sig[0, i] += w[i]
+                        sig[1, i] += w[i] * w[i]
+                        for r in range(nv):
+                            region[r, i] += wk * pv[r, i]
+                if fill:
+                    iz = int((zr - cfg.zlo) / (cfg.zhi - cfg.zlo) * cfg.nz)
+                    ip = int((ptr - cfg.ptlo) / (cfg.pthi - cfg.ptlo) * cfg.npt)
+                    ie1 = int((e1 - cfg.elo) / (cfg.ehi - cfg.elo) * cfg.ne)
+                    ie2 = int((e2 - cfg.elo) / (cfg.ehi - cfg.elo) * cfg.ne)
+                    for i in range(ptz.shape[0]):
+                        if 0 <= iz < cfg.nz and 0 <= ip < cfg.npt:
+                            ptz[i, 0, iz, ip] += w[i]
+                            ptz[i, 1, iz, ip] += w[i] * w[i]
+                        for ie in (ie1, ie2):
+                            if 0 <= ie < cfg.ne:
+                                egam[i, 0, ie] += w[i]
+                                egam[i, 1, ie] += w[i] * w[i]
+            if g < cfg.record_cap:
+                r_ = rec[g]
+                r_[0], r_[1], r_[2], r_[3] = p, vx, vy, vz
+                r_[4], r_[5], r_[6], r_[7] = xx, xy, xz, xe
+                r_[8], r_[9], r_[10], r_[11] = pix, piy, piz, pie
+                for k in range(8):
+                    r_[12 + k] = gg[k]
+                r_[20], r_[21], r_[22], r_[23] = h1x, h1y, h2x, h2y
+                r_[24], r_[25], r_[26] = e1, x1, y1
+                r_[27], r_[28], r_[29] = e2, x2, y2
+                r_[30], r_[31], r_[32], r_[33] = zr, ptr, wk, stage
+                r_[34], r_[35] = l1, l2
+                for i in range(nct):
+                    rec_w[g, i] = w[i]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def run_chunks(cfg: KotoConfig, seeds: np.ndarray, chunks: np.ndarray, edges: np.ndarray,
+               heights: np.ndarray, prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray,
+               vetoes: np.ndarray,
+               counts: np.ndarray, sig: np.ndarray, sel: np.ndarray, region: np.ndarray,
+               ptz: np.ndarray, egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
+    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
+    ``counts[k]``, ``sig[k]``, ... and the event-sample rows of its own global event indices."""
+    for k in prange(chunks.size):
+        _chunk(cfg, seeds[k], chunks[k], edges, heights, prob, alias, ctau, vetoes, counts[k],
+               sig[k],
+               sel[k], region[k], ptz[k], egam[k], rec, rec_w)

@@ -1,0 +1,78 @@
+"""The result of a simulation: acceptances with Monte Carlo errors, histograms, event sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Result", "ratio_error"]
+
+
+def ratio_error(a: np.ndarray, ea: np.ndarray, b: np.ndarray, eb: np.ndarray) -> np.ndarray:
+    """Error of a/b for independent a, b (first-order propagation)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(b > 0, a / b, np.nan)
+        rel = np.sqrt(np.where(a > 0, (ea / np.where(a > 0, a, 1.0)) ** 2, 0.0)
+                      + np.where(b > 0, (eb / np.where(b > 0, b, 1.0)) ** 2, 0.0))
+        return np.abs(r) * rel
+
+
+@dataclass
+class Result:
+    """Outcome of :func:`kotosim.simulate` for one experiment and one φ mass.
+
+    Attributes
+    ----------
+    experiment, variant : geometry name and variant.
+    mass : φ mass [MeV].
+    ctau : proper decay lengths cτ of the grid [mm] (``inf`` = stable).
+    n_events : generated events per channel.
+    seed : master seed.
+    acceptance, error : name -> array over ``ctau`` (dimensionless) and its MC error.
+    region_fraction : veto region -> array over ``ctau``: fraction of the signal-selected
+        events whose φ decays inside that region.
+    cutflow : channel -> list of (stage, weighted fraction of generated events).
+    hists : name -> ``hist.Hist`` (Weight storage), or a list of them per cτ.
+    sample : optional awkward Array of event records (vector behaviours registered).
+    config : the run configuration (written to the ROOT file).
+    """
+
+    experiment: str
+    variant: str | None
+    mass: float
+    ctau: np.ndarray
+    n_events: int
+    seed: int
+    acceptance: dict[str, np.ndarray]
+    error: dict[str, np.ndarray]
+    region_fraction: dict[str, np.ndarray] = field(default_factory=dict)
+    cutflow: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    hists: dict[str, Any] = field(default_factory=dict, repr=False)
+    sample: Any = field(default=None, repr=False)
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
+    descriptions: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def table(self) -> str:
+        """Plain-text acceptance table (one row per cτ)."""
+        names = list(self.acceptance)
+        head = f"{'ctau [m]':>10} " + " ".join(f"{n:>24}" for n in names)
+        lines = [f"{self.experiment}: m_phi = {self.mass:g} MeV, {self.n_events} events "
+                 f"per channel, seed {self.seed}", head]
+        for i, ct in enumerate(self.ctau):
+            cts = "inf" if not np.isfinite(ct) else f"{ct / 1000.0:.4g}"
+            cells = []
+            for n in names:
+                v, e = self.acceptance[n][i], self.error[n][i]
+                cells.append(f"{v:.4e} ± {e:.1e}".rjust(24))
+            lines.append(f"{cts:>10} " + " ".join(cells))
+        if self.descriptions:
+            lines.append("")
+            lines += [f"  {n}: {d}" for n, d in self.descriptions.items()]
+        if self.region_fraction:
+            lines.append("  fraction of signal-selected phi decaying in each veto region "
+                         "(per ctau): " + "; ".join(
+                             f"{r}: " + ", ".join(f"{x:.3g}" for x in v)
+                             for r, v in self.region_fraction.items()))
+        return "\n".join(lines)
