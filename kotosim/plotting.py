@@ -70,4 +70,6 @@ def plot_ptz(result: Result, path: str | Path, index: int = 0) -> Path:
 
 def plot_result(result: Result, path: str | Path, index: int = 0) -> Path:
     """The experiment's standard plot of ``result`` (KOTO: :func:`plot_ptz`)."""
-    return plot_ptz(result, path, index)
+    from .experiments import get
+
+    return get(result.experiment).plot(result, path, index)

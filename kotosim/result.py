@@ -65,7 +65,8 @@ class Result:
             cells = []
             for n in names:
                 v, e = self.acceptance[n][i], self.error[n][i]
-                cells.append(f"{v:.4e} ± {e:.1e}".rjust(24))
+                cell = f"{v:.4e} ± {e:.1e}" if np.isfinite(e) and e > 0 else f"{v:.4e}"
+                cells.append(cell.rjust(24))
             lines.append(f"{cts:>10} " + " ".join(cells))
         if self.descriptions:
             lines.append("")

@@ -1,8 +1,9 @@
-"""Experiment definitions: each module registers its geometry schema and provides
-``simulate(geo, mass, ctau, n_events, seed, **options) -> Result``."""
+"""Experiment definitions: each module registers its geometry schema and provides the
+functions of :class:`Experiment`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,20 +13,51 @@ from . import koto
 
 @dataclass(frozen=True)
 class Experiment:
-    """How to simulate one experiment: its driver and its φ mass range."""
+    """How to simulate one experiment.
+
+    simulate(geo, mass, ctau, n_events, seed, **options) -> Result
+        the full simulation (``kotosim.simulate``);
+    max_mass(geo) -> float
+        the largest φ mass [MeV] its production channel allows (``mass_note`` says why);
+    plot(result, path, index) -> Path
+        its standard figure for cτ index ``index``;
+    scan_block(geo, mass, ctau, n_events, seed, mass_index, block) -> dict of arrays
+        accumulators of one block of chunks (:func:`kotosim.engine.blocks`), no histograms;
+        blocks merged in order with :func:`kotosim.engine.merge` give the full run;
+    scan_finish(geo, mass, ctau, totals, ref) -> dict of arrays over cτ
+        ``acceptance``, ``error``, ``analytic``, ``sim_over_analytic`` (+ ``_error``) and,
+        with a reference channel, ``ratio_reference`` (+ ``_error``);
+    reference_block(geo, n_events, seed, block) -> dict, or None
+        one block of the mass-independent reference channel (KOTO: pi0 nu nubar).
+    """
 
     name: str
-    simulate: Any
-    max_mass: Any  # geometry -> largest φ mass [MeV]
+    simulate: Callable[..., Any]
+    max_mass: Callable[[Any], float]
     mass_note: str
+    plot: Callable[..., Any]
+    scan_block: Callable[..., dict]
+    scan_finish: Callable[..., dict]
+    reference_block: Callable[..., dict] | None = None
 
 
-_REGISTRY = {
+def _koto_plot(result, path, index=0):
+    from ..plotting import plot_ptz
+
+    return plot_ptz(result, path, index)
+
+
+_REGISTRY: dict[str, Experiment] = {
     "koto": Experiment("koto", koto.simulate, lambda geo: C.M_KL - C.M_PI0,
-                       "K_L -> pi0 phi needs mass < m_KL - m_pi0"),
+                       "K_L -> pi0 phi needs mass < m_KL - m_pi0", _koto_plot,
+                       koto.scan_block, koto.scan_finish, koto.reference_block),
 }
 
 
 def get(name: str) -> Experiment:
     """The :class:`Experiment` registered under ``name``."""
     return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)

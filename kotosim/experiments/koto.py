@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .. import analytic, engine
 from .. import constants as C
-from .. import engine
 from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
 from ..kernels import koto as K
 from ..kernels.sampling import alias_table
@@ -72,6 +72,8 @@ SCHEMA: dict[str, Spec] = {
     "histograms.e_bins": Spec(N, 1, 10000, integer=True),
     "histograms.e_low": Spec(E, 0.0, 1e6),
     "histograms.e_high": Spec(E, 0.0, 1e6),
+    "analytic.length": Spec(L, 0.0, 1e9),
+    "analytic.momentum": Spec(E, 1e-3, 1e9),
     "normalisation.kl_per_pot": Spec(N, 0.0, 1.0),
     "normalisation.pot": Spec(N, 0.0, 1e25),
     "normalisation.ses": Spec(N, 0.0, 1.0),
@@ -279,6 +281,47 @@ def acceptances(tot: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return a_exit, e_exit, a_dec, e_dec
 
 
+def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
+               mass_index: int, block: np.ndarray) -> dict[str, np.ndarray]:
+    """Accumulators of one block of chunks of K_L -> pi0 phi, without histograms (scans)."""
+    tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, hists=False,
+                      chunks=block)
+    return {k: v for k, v in tot.items() if k not in ("rec", "rec_w", "ptz", "egam")}
+
+
+def reference_block(geo: Geometry, n_events: int, seed: int,
+                    block: np.ndarray) -> dict[str, np.ndarray]:
+    """Accumulators of one block of the reference channel K_L -> pi0 nu nubar."""
+    tot = run_channel(geo, K.CHANNEL_PINUNU, 0.0, np.array([math.inf]), n_events, seed, 0,
+                      hists=False, chunks=block)
+    return {k: v for k, v in tot.items() if k not in ("rec", "rec_w", "ptz", "egam")}
+
+
+def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.ndarray],
+                ref: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Acceptance per K_L at the exit over the cτ grid, its error, the seed formula and the
+    ratio to it; with ``ref`` (merged reference blocks) also the ratio to pi0 nu nubar."""
+    a_exit, e_exit, _, _ = acceptances(tot)
+    ana, ana_err = analytic.compare(mass, ctau, a_exit, e_exit, acceptances_stable(tot),
+                                    geo["analytic.length"], geo["analytic.momentum"])
+    out = {"acceptance": a_exit, "error": e_exit, "analytic": ana["analytic"],
+           "sim_over_analytic": ana["sim_over_analytic"],
+           "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+    if ref is not None:
+        r_exit, r_err, _, _ = acceptances(ref)
+        out["ratio_reference"] = a_exit / r_exit[0] if r_exit[0] > 0 else np.zeros_like(a_exit)
+        out["ratio_reference_error"] = ratio_error(a_exit, e_exit, np.full_like(a_exit, r_exit[0]),
+                                                   np.full_like(a_exit, r_err[0]))
+    return out
+
+
+def acceptances_stable(tot: dict[str, np.ndarray]) -> float:
+    """Acceptance per K_L at the exit for a stable phi: the signal-region count of the
+    cut flow (weights without phi decay)."""
+    n = tot["counts"][0]
+    return float(tot["counts"][K.N_HEAD + len(K.STAGES) - 1] / n) if n > 0 else 0.0
+
+
 def cutflow(tot: dict[str, np.ndarray]) -> list[tuple[str, float]]:
     """Weighted fraction of generated K_L (at the beam exit) surviving each stage."""
     n = max(tot["counts"][0], 1.0)
@@ -325,6 +368,18 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         flows["pi0 nu nubar"] = cutflow(ref)
         if hists:
             h |= _hists(geo, ref, np.array([math.inf]), "_pinunu")
+    # the seed's one-formula estimate with this file's (L, p), eps = simulated stable acceptance
+    stable = acceptances_stable(tot)
+    ana, ana_err = analytic.compare(mass, ctau, a_exit, e_exit, stable,
+                                    geo["analytic.length"], geo["analytic.momentum"])
+    acc |= {f"{k}": v for k, v in ana.items()}
+    err |= {f"{k}": v for k, v in ana_err.items()}
+    desc |= {"analytic": "seed formula: stable-phi acceptance x exp(-L m/(p ctau)) with "
+                         f"L = {geo['analytic.length'] / 1000:g} m, "
+                         f"p = {geo['analytic.momentum'] / 1000:g} GeV",
+             "sim_over_analytic": "simulation / seed formula",
+             "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
+             "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
     regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.zeros(ctau.size))
                for r, name in enumerate(geo.volume_names("veto"))}
