@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main", "parse_ctau_list", "UsageError"]
+__all__ = ["main", "parse_ctau_list", "parse_grid", "UsageError"]
 
 
 class UsageError(ValueError):
@@ -38,6 +38,32 @@ def parse_ctau_list(text: str) -> list[float]:
             raise UsageError(f"--ctau: {tok} m: must be > 0 (inf for a stable phi)")
         out.append(v * 1000.0)
     return out
+
+
+def parse_grid(text: str, name: str) -> list[float]:
+    """Parse a grid: ``"a:b:n"`` (n values, linear), ``"a:b:n:log"`` (log-spaced) or a
+    comma-separated list ``"1,2,5"``."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "lin")):
+                raise ValueError
+            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
+            if n < 1 or not (math.isfinite(a) and math.isfinite(b)):
+                raise ValueError
+            if len(parts) == 4 and parts[3] == "log":
+                if a <= 0 or b <= 0:
+                    raise UsageError(f"{name}: '{text}': log grids need positive ends")
+                return list(np.geomspace(a, b, n))
+            return list(np.linspace(a, b, n))
+        return [float(t) for t in text.split(",")]
+    except UsageError:
+        raise
+    except ValueError:
+        raise UsageError(f"{name}: '{text}': expected START:STOP:N[:log] or a comma-separated "
+                         "list of numbers") from None
 
 
 def _positive_int(name: str):
