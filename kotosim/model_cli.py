@@ -284,14 +284,8 @@ def _koto(args: argparse.Namespace) -> int:
 
 
 def run_koto(args: argparse.Namespace) -> int:
-    """Handler of ``kotosim model koto``."""
-    from kotosim.geometry import GeometryError
-
-    try:
-        return _guarded(_koto, args)
-    except GeometryError as exc:
-        print(f"kotosim: error: {exc}", file=sys.stderr)
-        return 2
+    """Handler of ``kotosim model koto`` (GeometryError is a ValueError: one line, exit 2)."""
+    return _guarded(_koto, args)
 
 
 def _koto_scan(args: argparse.Namespace) -> int:
@@ -325,13 +319,7 @@ def _koto_scan(args: argparse.Namespace) -> int:
 
 def run_koto_scan(args: argparse.Namespace) -> int:
     """Handler of ``kotosim model koto-scan``."""
-    from kotosim.geometry import GeometryError
-
-    try:
-        return _guarded(_koto_scan, args)
-    except GeometryError as exc:
-        print(f"kotosim: error: {exc}", file=sys.stderr)
-        return 2
+    return _guarded(_koto_scan, args)
 
 
 def run_table(args: argparse.Namespace) -> int:
