@@ -103,7 +103,7 @@ class KotoConfig(NamedTuple):
     record_cap: int
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def spectrum_density(p: float, mu: float, sigma0: float, a: float, b: float) -> float:
     """Unnormalised K_L momentum density at the beam exit ("Sato" asymmetric Gaussian).
 
@@ -117,7 +117,7 @@ def spectrum_density(p: float, mu: float, sigma0: float, a: float, b: float) -> 
     return math.exp(-0.5 * t * t)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_kl_momentum(cfg: KotoConfig, edges: np.ndarray, heights: np.ndarray,
                        prob: np.ndarray, alias: np.ndarray) -> float:
     """Exact draw from :func:`spectrum_density` by rejection under a piecewise-constant
@@ -128,7 +128,7 @@ def sample_kl_momentum(cfg: KotoConfig, edges: np.ndarray, heights: np.ndarray,
             return p
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def form_factor_weight(e_pi: float, m_k: float, m_pi: float, m_pi_ff: float,
                        slope: float) -> float:
     """dGamma/dE_pi for K -> pi nu nubar up to a constant: p_pi^3 |f+(q^2)|^2,
@@ -141,7 +141,7 @@ def form_factor_weight(e_pi: float, m_k: float, m_pi: float, m_pi_ff: float,
     return p2 * math.sqrt(p2) * fp * fp
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_pinunu_energy(m_k: float, m_pi: float, m_pi_ff: float, slope: float) -> float:
     """Pion energy in the K rest frame for K -> pi nu nubar, by rejection (exact)."""
     e_max = (m_k * m_k + m_pi * m_pi) / (2.0 * m_k)
@@ -156,7 +156,7 @@ def sample_pinunu_energy(m_k: float, m_pi: float, m_pi_ff: float, slope: float) 
             return e
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def reconstruct_pi0(e1: float, x1: float, y1: float, e2: float, x2: float, y2: float,
                     z_csi: float, m_pi0: float) -> tuple[bool, float, float]:
     """KOTO pi0 reconstruction assuming the pi0 decayed on the beam axis at (0, 0, Z).
@@ -197,7 +197,7 @@ def reconstruct_pi0(e1: float, x1: float, y1: float, e2: float, x2: float, y2: f
     return True, z_csi - d, math.sqrt(px * px + py * py)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
     """K_L origin (x, y) on the target and slopes (tx, ty) of its direction.
 
@@ -229,7 +229,7 @@ def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
     return x0, y0, (cx - x0) / cfg.col_dist, (cy - y0) / cfg.col_dist
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def in_signal_region(cfg: KotoConfig, z: float, pt: float) -> bool:
     """Pt-Z signal box; above ``sr_zslant`` the lower Pt edge rises linearly to
     ``sr_ptmin_zmax`` at ``sr_zmax`` (geometry-file parameters)."""
@@ -242,7 +242,7 @@ def in_signal_region(cfg: KotoConfig, z: float, pt: float) -> bool:
     return pt > lo
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def smear_photon(cfg: KotoConfig, e: float, x: float, y: float) -> tuple[float, float, float]:
     """CsI response: sigma_E/E = const (+) stoch/sqrt(E/GeV), sigma_xy = pos/sqrt(E/GeV)
     [KOTO-MC, inputs.md sec. 2]. Energies in MeV."""
@@ -252,10 +252,11 @@ def smear_photon(cfg: KotoConfig, e: float, x: float, y: float) -> tuple[float, 
     rel = math.sqrt(cfg.res_const ** 2 + cfg.res_stoch ** 2 / eg)
     sp = cfg.res_pos / math.sqrt(eg)
     nx, ny = gauss_pair()
-    return e * (1.0 + rel * gauss_pair()[0]), x + sp * nx, y + sp * ny
+    ne = gauss_pair()[0]  # the pair's second number is dropped (keeps the stream simple)
+    return e * (1.0 + rel * ne), x + sp * nx, y + sp * ny
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def photon_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
                 e2: float, x2: float, y2: float) -> int:
     """Energy and position cuts on the two clusters; returns the number of stages passed
@@ -277,7 +278,7 @@ def photon_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
     return 2
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def shape_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
                e2: float, x2: float, y2: float, z: float) -> bool:
     """Cuts using the reconstructed vertex: E*theta per photon, azimuthal opening angle,
@@ -298,7 +299,7 @@ def shape_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
     return cx * cx + cy * cy > cfg.coe_min * cfg.coe_min
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
          pz: float) -> tuple[bool, float, float]:
     """Straight photon to the CsI face; False if it goes backwards, passes outside the
@@ -315,7 +316,7 @@ def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
     return True, x, y
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: np.ndarray,
            prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray, vetoes: np.ndarray,
            counts: np.ndarray,
@@ -381,7 +382,7 @@ def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: n
         counts[0] += 1.0
         counts[1] += wk
         counts[2] += wk * wk
-        for k in range(1, stage + 1):
+        for k in range(stage + 1):  # stage 0 = generated (decays in the generation range)
             counts[N_HEAD + k] += wk
         l1 = l2 = 0.0
         if stage >= 5 or g < cfg.record_cap:
@@ -445,7 +446,7 @@ def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: n
                     rec_w[g, i] = w[i]
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def run_chunks(cfg: KotoConfig, seeds: np.ndarray, chunks: np.ndarray, edges: np.ndarray,
                heights: np.ndarray, prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray,
                vetoes: np.ndarray,
