@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def simulate(
     threads: int | None = None,
     chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
     progress: Callable[[int], None] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Result:
     """Simulate φ production and decay at an experiment and return acceptances.
 
@@ -73,6 +75,10 @@ def simulate(
     threads : numba threads (default: all cores). Results do not depend on it.
     chunk_size : events per chunk (part of the random-stream definition).
     progress : called with the number of events done after each batch of chunks.
+    options : experiment-specific options (KOTO and NA62 ignore them). CHARM: ``model`` (a
+        :class:`kotosim.model.ScalarModel`) or ``eps_q``/``eps_l`` for a model point, else
+        ``br`` (production BR, every parent) and optionally ``br_decay`` (dict with keys
+        ``ee``, ``mumu``, ``gammagamma``); see :mod:`kotosim.experiments.charm`.
     """
     from .experiments import get
 
@@ -98,7 +104,8 @@ def simulate(
     try:
         res = exp.simulate(geo, mass, ct, n, int(seed), mass_index=mass_index,
                            reference=reference, smear=smear, hists=hists,
-                           sample_size=sample_size, chunk_size=chunk_size, progress=progress)
+                           sample_size=sample_size, chunk_size=chunk_size, progress=progress,
+                           options=dict(options or {}))
     finally:
         numba.set_num_threads(old)
     from . import __version__

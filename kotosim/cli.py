@@ -122,13 +122,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if out.suffix != ".root":
         raise UsageError(f"--out: '{out}': must end in .root")
     nch = 1 if args.no_reference else 2
+    options = {k: v for k, v in (("br", args.br), ("eps_q", args.eps_q), ("eps_l", args.eps_l))
+               if v is not None}
     res = simulate(args.experiment, mass=args.mass, ctau=ctau, n_events=args.events,
                    seed=args.seed, variant=args.variant, reference=not args.no_reference,
                    smear=not args.no_smear, sample_size=args.sample, threads=args.threads,
-                   progress=_progress_printer(nch * args.events, args.quiet))
+                   progress=_progress_printer(nch * args.events, args.quiet),
+                   options=options or None)
     print(res.table())
     write_root(res, out)
-    png = plot_result(res, out.with_name(out.stem + "_ptz.png"), args.plot_ctau)
+    suffix = "_ptz.png" if res.experiment == "koto" else "_plot.png"
+    png = plot_result(res, out.with_name(out.stem + suffix), args.plot_ctau)
     print(f"wrote {out} and {png}")
     return 0
 
@@ -167,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-reference", action="store_true",
                    help="skip the reference channel (KOTO: K_L -> pi0 nu nubar)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--br", type=_float("--br"), default=None,
+                   help="CHARM: production BR(parent -> h phi) for every parent")
+    r.add_argument("--eps-q", type=_float("--eps-q"), default=None,
+                   help="CHARM: model point, quark coupling modifier (with --eps-l)")
+    r.add_argument("--eps-l", type=_float("--eps-l"), default=None,
+                   help="CHARM: model point, lepton coupling modifier (with --eps-q)")
     r.set_defaults(func=_cmd_run)
     for mod in _plugins():
         mod.register(sub)

@@ -39,6 +39,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "MeV": ("energy", u.MeV), "GeV": ("energy", u.GeV), "TeV": ("energy", u.TeV),
     "1/MeV": ("1/energy", 1.0 / u.MeV), "1/GeV": ("1/energy", 1.0 / u.GeV),
     "1/GeV2": ("1/energy2", 1.0 / u.GeV**2), "1/MeV2": ("1/energy2", 1.0 / u.MeV**2),
+    "GeV2": ("energy2", u.GeV**2), "MeV2": ("energy2", u.MeV**2),
     "rad": ("angle", u.rad), "mrad": ("angle", u.mrad), "urad": ("angle", u.mrad * 1e-3),
     "deg": ("angle", u.deg),
     "sr": ("solid_angle", u.sr), "msr": ("solid_angle", 1e-3 * u.sr),
@@ -47,6 +48,7 @@ _UNITS: dict[str, tuple[str, float]] = {
     "1": ("1", 1.0),
 }
 _DIM_UNIT = {"length": "mm", "energy": "MeV", "1/energy": "1/MeV", "1/energy2": "1/MeV2",
+             "energy2": "MeV2",
              "angle": "rad", "solid_angle": "sr", "energy*angle": "MeV*rad", "1": "1"}
 
 

@@ -94,3 +94,70 @@ def test_union_merges_overlaps():
     lam = 250.0
     expect = (1 - math.exp(-300 / lam)) + (math.exp(-500 / lam) - math.exp(-600 / lam))
     assert union_probability(merged, m, lam) == pytest.approx(expect)
+
+
+# --- issue 4: more hand-computed intervals, limits over the whole c tau range ----------------
+def test_box_off_axis_start_inside_and_miss():
+    box = (1000, 3000, -500, 500, 0, 10_000)  # x in [1, 3] m, off axis
+    # starting inside, going along +z: leaves through the far z face
+    assert ray_box(2000, 0, 4000, 0, 0, 1, *box) == (0, 6000)
+    # from the origin at 45 deg in x-z: enters at x = 1000, leaves at x = 3000
+    l1, l2 = ray_box(0, 0, 0, S2, 0, S2, *box)
+    assert (l1, l2) == pytest.approx((1000 * math.sqrt(2), 3000 * math.sqrt(2)), rel=1e-12)
+    # aimed below the box (y = -600 plane): misses
+    assert ray_box(0, -600, 0, S2, 0, S2, *box) == (0, 0)
+    # going away from it
+    assert ray_box(0, 0, 0, -S2, 0, S2, *box) == (0, 0)
+
+
+def test_box_graze_edge_and_face():
+    box = (0, 10, 0, 10, 0, 10)
+    # a ray touching only the edge x = 10, y = 0 at one point: zero length
+    d = np.array([1.0, 1.0, 0.0]) / math.sqrt(2)
+    assert ray_box(0, -10, 5, *d, *box) == (0, 0)
+    # a ray sliding along the face y = 0 (inside by the closed-interval convention)
+    assert ray_box(-5, 0, 5, 1, 0, 0, *box) == (5, 15)
+
+
+def test_cylinder_off_axis_start_inside():
+    # centre (50, 50), r = 10, z in [0, 100]; start at the centre, move along +x
+    l1, l2 = ray_cylinder(50, 50, 20, 1, 0, 0, 50, 50, 0, 100, 10)
+    assert (l1, l2) == pytest.approx((0, 10), rel=1e-12)
+    # start inside, leave through the end cap: 30 deg to z, x-extent 10 reached later
+    d = (math.sin(0.1), 0.0, math.cos(0.1))
+    l1, l2 = ray_cylinder(50, 50, 90, *d, 50, 50, 0, 100, 10)
+    assert l1 == 0 and l2 == pytest.approx(10 / math.cos(0.1), rel=1e-12)
+
+
+@pytest.mark.parametrize("ctau_m", np.logspace(-9, 12, 43))
+def test_decay_probability_over_ctau_range(ctau_m):
+    """Realistic lambda = (p/m) c tau from 1e-9 m to 1e12 m: P in [0, 1], never NaN."""
+    for p_over_m in (1.0, 100.0, 1e5):
+        lam = p_over_m * ctau_m * 1000.0
+        for l1, l2 in ((0.0, 5.0), (480_000.0, 515_000.0), (0.0, 2.6e5), (1e3, 1e3)):
+            p = decay_probability(l1, l2, lam)
+            assert 0.0 <= p <= 1.0 and not math.isnan(p)
+
+
+def test_decay_probability_long_and_short_lifetime_limits():
+    l1, l2 = 480_000.0, 515_000.0
+    for lam in (1e12, 1e15, 1e18):
+        assert decay_probability(l1, l2, lam) == pytest.approx((l2 - l1) / lam, rel=1e-6)
+    for lam in (1e-3, 1.0, 1e3):
+        assert 0.0 <= decay_probability(l1, l2, lam) <= math.exp(-l1 / lam)
+    assert decay_probability(l1, l2, 1.0) == 0.0
+
+
+def test_survival_outside_is_exact_when_tiny():
+    from kotosim.kernels.flight import survival_outside
+
+    mg = np.array([[0.0, 100.0], [150.0, 200.0]])
+    lam = 2.0
+    # 1 - P(inside) would round to 0; the complement sum keeps the gap and the tail
+    expect = (math.exp(-100 / lam) - math.exp(-150 / lam)) + math.exp(-200 / lam)
+    assert survival_outside(mg, 2, lam) == pytest.approx(expect, rel=1e-12)
+    assert survival_outside(mg, 2, math.inf) == 1.0
+    assert survival_outside(mg, 0, 5.0) == 1.0
+    lam = 1e9
+    inside = union_probability(mg, 2, lam)
+    assert survival_outside(mg, 2, lam) == pytest.approx(1 - inside, rel=1e-12)

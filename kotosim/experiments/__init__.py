@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import constants as C
-from . import koto
+from . import charm, koto, lhcb, na62
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ _REGISTRY: dict[str, Experiment] = {
     "koto": Experiment("koto", koto.simulate, lambda geo: C.M_KL - C.M_PI0,
                        "K_L -> pi0 phi needs mass < m_KL - m_pi0", _koto_plot,
                        koto.scan_block, koto.scan_finish, koto.reference_block),
+    "na62": Experiment("na62", na62.simulate, na62.max_mass, na62.MASS_NOTE, na62.plot,
+                       na62.scan_block, na62.scan_finish, None),
+    "lhcb": Experiment("lhcb", lhcb.simulate, lhcb.max_mass, lhcb.MASS_NOTE, lhcb.plot,
+                       lhcb.scan_block, lhcb.scan_finish, None),
+    "charm": Experiment("charm", charm.simulate, charm.max_mass, charm.MASS_NOTE, charm.plot,
+                        charm.scan_block, charm.scan_finish, None),
 }
 
 

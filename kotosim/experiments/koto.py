@@ -7,7 +7,8 @@ kernel configuration, runs both channels and builds the :class:`~kotosim.result.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -335,8 +336,13 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              seed: int, *, mass_index: int = 0, reference: bool = True, smear: bool = True,
              hists: bool = True, sample_size: int = 0,
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
-             progress: Callable[[int], None] | None = None) -> Result:
-    """Simulate K_L -> pi0 phi (mass [MeV], cτ grid [mm]) and K_L -> pi0 nu nubar at KOTO."""
+             progress: Callable[[int], None] | None = None,
+             options: Mapping[str, Any] | None = None) -> Result:
+    """Simulate K_L -> pi0 phi (mass [MeV], cτ grid [mm]) and K_L -> pi0 nu nubar at KOTO.
+
+    KOTO takes no experiment-specific ``options``; any given are rejected."""
+    if options:
+        raise ValueError(f"options: KOTO takes none, got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, smear=smear,
                       hists=hists, sample_size=sample_size, chunk_size=chunk_size,

@@ -1,0 +1,215 @@
+"""Python side of the shared decay-in-flight kernel (:mod:`kotosim.kernels.flight`):
+running chunks through :mod:`kotosim.engine`, turning accumulators into acceptances with
+errors, histograms, event samples and the standard plot. Used by NA62, CHARM and LHCb."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import engine
+from ..geometry import Geometry, GeometryError
+from ..kernels import flight as F
+from ..result import Result
+
+# the fine c tau grid [mm] of the acceptance curve drawn in the plots (1e-4 m ... 1e6 m)
+CTAU_CURVE = np.logspace(-1, 9, 41)
+
+
+def require_order(geo: Geometry, *pairs: tuple[str, str]) -> None:
+    """Raise a one-line GeometryError unless geo[lo] < geo[hi] for every (lo, hi)."""
+    for lo, hi in pairs:
+        if not geo[lo] < geo[hi]:
+            raise GeometryError(f"{geo.path}: key '{hi}' = {geo[hi]:g} must be larger than "
+                                f"'{lo}' = {geo[lo]:g}")
+
+
+def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed: int,
+        mass_index: int, *, planes: np.ndarray | None = None, dau: np.ndarray | None = None,
+        hist_bins: int = 0, chunks: np.ndarray | None = None,
+        progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """Run one parent channel through the flight kernel; summed accumulators (+ rec rows)."""
+    signal = geo.volume_array("signal")
+    veto = geo.volume_array("veto")
+    planes = np.zeros((0, F.NPLANE)) if planes is None else np.ascontiguousarray(planes)
+    dau = np.zeros((0, 3)) if dau is None else np.ascontiguousarray(dau)
+    nct = ctau.size
+    cap = cfg.record_cap
+    rec = np.zeros((cap, F.NREC))
+    rec_w = np.zeros((cap, nct))
+    nh = nct if hist_bins > 0 else 0
+    curve_ct = CTAU_CURVE
+
+    def alloc(nb: int) -> dict[str, np.ndarray]:
+        return {"counts": np.zeros((nb, F.N_COUNTS)), "q": np.zeros((nb, F.NQ, 3, nct)),
+                "curve": np.zeros((nb, 3, curve_ct.size)),
+                "hist": np.zeros((nb, nh, 2, max(hist_bins, 1)))}
+
+    def kernel(batch: np.ndarray, arr: dict[str, np.ndarray]) -> None:
+        seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
+        F.run_chunks(cfg, seeds, batch, ctau, curve_ct, signal, veto, planes, dau,
+                     arr["counts"], arr["q"], arr["curve"], arr["hist"], rec, rec_w)
+
+    out = engine.run(cfg.n_events, cfg.chunk_size, alloc, kernel, chunks=chunks,
+                     progress=progress)
+    out["rec"], out["rec_w"] = rec, rec_w
+    return out
+
+
+def strip(tot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Accumulators only (for scans): no event sample, no histograms."""
+    return {k: v for k, v in tot.items() if k not in ("rec", "rec_w", "hist")}
+
+
+# ---------------------------------------------------------------------------- estimators
+def per_parent(s: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
+    """Acceptance per generated parent, sum(w a)/N, and its error sqrt(sum (w a)^2)/N."""
+    if n <= 0:
+        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    return s[0] / n, np.sqrt(s[1]) / n
+
+
+def per_decay(s: np.ndarray, sw: float, sw2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean sum(w a)/sum(w) (acceptance per parent decay) and its delta-method
+    error sqrt(sum w^2 (a - R)^2)/sum(w), from the sums (sum wa, sum (wa)^2, sum w^2 a)."""
+    if sw <= 0:
+        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    r = s[0] / sw
+    var = np.maximum(s[1] - 2.0 * r * s[2] + r * r * sw2, 0.0)
+    return r, np.sqrt(var) / sw
+
+
+def quantity(tot: dict[str, np.ndarray], k: int, decay: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Quantity ``k`` of the kernel per parent decay (``decay``) or per generated parent."""
+    c = tot["counts"]
+    if decay:
+        return per_decay(tot["q"][k], c[1], c[2])
+    return per_parent(tot["q"][k], c[0])
+
+
+def curve(tot: dict[str, np.ndarray], decay: bool) -> tuple[np.ndarray, np.ndarray]:
+    c = tot["counts"]
+    return per_decay(tot["curve"], c[1], c[2]) if decay else per_parent(tot["curve"], c[0])
+
+
+def selected_fraction(tot: dict[str, np.ndarray], decay: bool) -> tuple[float, float]:
+    """Lifetime-independent selection g (NA62: pi+ selected; CHARM/LHCb: phi crosses the
+    signal volume) per parent decay or per parent, with its error."""
+    c = tot["counts"]
+    s = np.array([[c[3]], [c[4]], [c[4]]])
+    r, e = per_decay(s, c[1], c[2]) if decay else per_parent(s, c[0])
+    return float(r[0]), float(e[0])
+
+
+# ---------------------------------------------------------------------------- outputs
+def histograms(tot: dict[str, np.ndarray], cfg: F.FlightConfig, name: str, label: str
+               ) -> dict[str, list]:
+    """The phi decay-point histograms (one per c tau, Weight storage), normalised per
+    generated parent."""
+    import hist
+
+    h_arr = tot["hist"]
+    out = []
+    n = max(tot["counts"][0], 1.0)
+    nb = h_arr.shape[-1]
+    for i in range(h_arr.shape[0]):
+        ax = (hist.axis.Regular(nb, cfg.hist_lo, cfg.hist_hi, name="x", label=label,
+                                transform=hist.axis.transform.log) if cfg.hist_log else
+              hist.axis.Regular(nb, cfg.hist_lo, cfg.hist_hi, name="x", label=label))
+        h = hist.Hist(ax, storage=hist.storage.Weight())
+        v = h.view(flow=False)
+        v["value"], v["variance"] = h_arr[i, 0] / n, h_arr[i, 1] / n**2
+        out.append(h)
+    return {name: out}
+
+
+def sample_array(rec: np.ndarray, rec_w: np.ndarray, parent: str, h: str):
+    """Event-sample rows as an awkward Array of records; particles are vector Momentum4D."""
+    import awkward as ak
+    import vector
+
+    vector.register_awkward()
+    col = {n: rec[:, i] for i, n in enumerate(F.REC_FIELDS)}
+
+    def p4(prefix: str):
+        return ak.zip({"px": col[f"{prefix}_px"], "py": col[f"{prefix}_py"],
+                       "pz": col[f"{prefix}_pz"], "E": col[f"{prefix}_e"]},
+                      with_name="Momentum4D")
+
+    return ak.zip({
+        "parent": p4("parent"),
+        "vertex": ak.zip({"x": col["vtx_x"], "y": col["vtx_y"], "z": col["vtx_z"]},
+                         with_name="Vector3D"),
+        "h": p4("h"), "phi": p4("phi"),
+        "h_p_reco": col["h_p_reco"], "m2miss_reco": col["m2miss_reco"],
+        "w_parent": col["w_parent"], "selected": col["selected"].astype(np.int32),
+        "signal_l1": col["signal_l1"], "signal_l2": col["signal_l2"],
+        "veto_l1": col["veto_l1"], "veto_l2": col["veto_l2"],
+        "parent_flight": col["parent_flight"], "weight": rec_w,
+    }, depth_limit=1), f"{parent} -> {h} phi"
+
+
+def curve_config(tot: dict[str, np.ndarray], decay: bool, what: str) -> dict:
+    v, e = curve(tot, decay)
+    return {"what": what, "ctau_mm": CTAU_CURVE.tolist(), "value": v.tolist(),
+            "error": e.tolist()}
+
+
+def plot(result: Result, path: str | Path, index: int = 0) -> Path:
+    """Two panels: the main acceptance versus c tau (fine grid curve, simulated points with
+    errors and the seed formula at the run's c tau values), and the phi decay-point
+    distribution for c tau index ``index`` with the experiment's region edges."""
+    from ..io import atomic_path
+    from ..plotting import _style
+
+    plt, _ = _style()
+    cfg = result.config
+    main = cfg["main_key"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 7))
+    cv = cfg.get("acceptance_curve")
+    if cv:
+        x = np.array(cv["ctau_mm"]) / 1000.0
+        y, e = np.array(cv["value"]), np.array(cv["error"])
+        ax1.plot(x, y, color="C0", label=f"simulation: {cv['what']}")
+        ax1.fill_between(x, y - e, y + e, color="C0", alpha=0.3)
+    ct = result.ctau / 1000.0
+    fin = np.isfinite(ct)
+    ax1.errorbar(ct[fin], result.acceptance[main][fin], yerr=result.error[main][fin], fmt="o",
+                 color="C0")
+    ana = cfg.get("analytic_curve")
+    if ana:
+        ax1.plot(np.array(ana["ctau_mm"]) / 1000.0, ana["value"], "--", color="C3",
+                 label=ana["label"])
+    ax1.set_xscale("log")
+    ax1.set_yscale("log")
+    ax1.set_xlabel(r"$c\tau_\phi$ [m]")
+    ax1.set_ylabel(cfg.get("main_label", main))
+    ax1.legend(fontsize=12)
+    pos = [v for v in ax1.get_lines()[0].get_ydata() if v > 0] if cv else []
+    if pos:
+        ax1.set_ylim(max(min(pos), max(pos) * 1e-8) / 2, max(pos) * 3)
+    hs = result.hists.get("phi_decay")
+    if hs:
+        h = hs[index]
+        edges = h.axes[0].edges
+        ax2.stairs(h.values(), edges, color="C0")
+        for xline, lab in cfg.get("plot_lines", []):
+            ax2.axvline(xline, color="C3", ls="--", lw=1.5)
+            ax2.text(xline, ax2.get_ylim()[1] * 0.9, f" {lab}", color="C3", fontsize=11,
+                     rotation=90, va="top")
+        if cfg.get("hist_log"):
+            ax2.set_xscale("log")
+        ax2.set_xlabel(h.axes[0].label)
+        ax2.set_ylabel("decays per parent, per bin")
+        c = result.ctau[index]
+        ctl = r"$c\tau=\infty$" if not math.isfinite(c) else rf"$c\tau={c / 1000:g}$ m"
+        ax2.set_title(ctl, fontsize=14)
+    fig.suptitle(rf"{cfg.get('title', result.experiment)}, $m_\phi={result.mass:g}$ MeV",
+                 fontsize=16)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,376 @@
+"""CHARM (CERN beam dump, 1985): phi from K+, K-, K_L and B mesons made by 400 GeV protons in
+a thick copper dump, decaying to e+e-, mu+mu- or gamma gamma in the off-axis decay volume.
+
+Per parent channel (decay-in-flight kernel, ``MODE_CHARM``): the parent from a factorised
+(x_F, p_T) spectrum at the dump (yield per proton in the geometry file); kaons decay before
+being absorbed in copper with probability lambda_abs/(lambda_abs + beta gamma c tau) (the
+event weight); B mesons fly their PDG c tau; P -> h phi; phi's path through the decay volume
+([[signal]] box); for each c tau a decay point from the exponential truncated to the path
+inside the box, phi -> d d isotropic, both daughters on the calorimeter face ([calorimeter])
+inside their energy window. Expected events = POT x sum over parents of yield x BR(P -> h phi)
+x sum over channels of BR(phi -> d d) x efficiency x acceptance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import analytic, engine
+from .. import constants as C
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..kernels import flight as F
+from ..result import Result
+from . import _flight
+
+L, E, N = "length", "energy", "1"
+
+# parent channels: key, label, parent mass, c tau, recoil hadron mass, kaon (absorbed) or not
+PARENTS = (
+    ("kplus", "K+ -> pi+ phi", C.M_KPLUS, C.CTAU_KPLUS, C.M_PIPLUS, True),
+    ("kminus", "K- -> pi- phi", C.M_KPLUS, C.CTAU_KPLUS, C.M_PIPLUS, True),
+    ("kl", "K_L -> pi0 phi", C.M_KL, C.CTAU_KL, C.M_PI0, True),
+    ("bplus", "B+- -> K+- phi", C.M_BPLUS, C.CTAU_BPLUS, C.M_KPLUS, False),
+    ("b0", "B0 -> K*0 phi", C.M_B0, C.CTAU_B0, C.M_KSTAR0, False),
+)
+# phi decay channels seen by CHARM: key, daughter mass
+DECAYS = (("ee", C.M_E), ("mumu", C.M_MU), ("gammagamma", 0.0))
+MAX_MASS = C.M_BPLUS - C.M_KPLUS
+MASS_NOTE = "B+ -> K+ phi needs mass < m_B+ - m_K+ (kaon parents only below m_K - m_pi)"
+
+SCHEMA: dict[str, Spec] = {
+    "beam.energy": Spec(E, 1e3, 1e8),
+    "beam.target_nucleon_mass": Spec(E, 100.0, 2000.0),
+    "normalisation.pot": Spec(N, 0.0, 1e25),
+    "normalisation.events_limit": Spec(N, 0.0, 1e6),
+    "calorimeter.z": Spec(L, 0.0, 1e7),
+    "calorimeter.x_centre": Spec(L, -1e5, 1e5),
+    "calorimeter.y_centre": Spec(L, -1e5, 1e5),
+    "calorimeter.half": Spec(L, 1.0, 1e5),
+    "histograms.z_bins": Spec(N, 1, 10000, integer=True),
+    "histograms.z_low": Spec(L, -1e7, 1e7),
+    "histograms.z_high": Spec(L, -1e7, 1e7),
+    "analytic.start": Spec(L, 0.0, 1e9),
+    "analytic.length": Spec(L, 0.0, 1e9),
+    "analytic.momentum": Spec(E, 1e-3, 1e9),
+}
+for _key, *_rest, _kaon in PARENTS:
+    SCHEMA |= {f"parents.{_key}.yield_per_pot": Spec(N, 0.0, 100.0),
+               f"parents.{_key}.xf_power": Spec(N, 0.0, 100.0),
+               f"parents.{_key}.pt_slope": Spec("1/energy", 0.0, 1.0),
+               f"parents.{_key}.pt_gauss": Spec("1/energy2", 0.0, 1.0)}
+    if _kaon:
+        SCHEMA[f"parents.{_key}.absorption_length"] = Spec(L, 1e-3, 1e6)
+for _key, _ in DECAYS:
+    SCHEMA |= {f"detection.{_key}.e_min": Spec(E, 0.0, 1e8),
+               f"detection.{_key}.e_max": Spec(E, 0.0, 1e8),
+               f"detection.{_key}.efficiency": Spec(N, 0.0, 1.0)}
+
+
+def check(geo: Geometry) -> None:
+    _flight.require_order(geo, ("histograms.z_low", "histograms.z_high"),
+                          *[(f"detection.{k}.e_min", f"detection.{k}.e_max") for k, _ in DECAYS])
+    for key, *_ in PARENTS:
+        if geo[f"parents.{key}.pt_slope"] == 0 and geo[f"parents.{key}.pt_gauss"] == 0:
+            raise GeometryError(f"{geo.path}: key 'parents.{key}.pt_slope': pt_slope and "
+                                "pt_gauss cannot both be 0 (allowed: one of them > 0)")
+    if not geo.volumes.get("signal"):
+        raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume needed")
+
+
+register_schema("charm", SCHEMA, ("signal",))
+register_check("charm", check)
+
+
+def planes(geo: Geometry) -> np.ndarray:
+    """The calorimeter face: a square about (x_centre, y_centre) at z."""
+    g = geo.values
+    return np.array([[g["calorimeter.z"], g["calorimeter.x_centre"], g["calorimeter.y_centre"],
+                      g["calorimeter.half"], 0, 0, 0, 0, 0]], dtype=float)
+
+
+def daughters(geo: Geometry) -> np.ndarray:
+    return np.array([[m, geo[f"detection.{k}.e_min"], geo[f"detection.{k}.e_max"]]
+                     for k, m in DECAYS])
+
+
+def open_parents(mass: float) -> list[int]:
+    return [c for c, p in enumerate(PARENTS) if mass < p[2] - p[4]]
+
+
+def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk_size: int,
+                  record_cap: int) -> F.FlightConfig:
+    g = geo.values
+    key, _, m_p, ctau_p, m_h, kaon = PARENTS[channel]
+    pre = f"parents.{key}."
+    return F.FlightConfig(
+        mode=F.MODE_CHARM, source=F.SRC_TARGET, vertex=F.VTX_ABSORB if kaon else F.VTX_FREE,
+        m_parent=m_p, ctau_parent=ctau_p, m_h=m_h, m_phi=float(mass),
+        chunk_size=int(chunk_size), n_events=int(n_events), record_cap=int(record_cap),
+        hist_var=F.HIST_Z, hist_log=False, hist_lo=g["histograms.z_low"],
+        hist_hi=g["histograms.z_high"], e_beam=g["beam.energy"],
+        m_target=g["beam.target_nucleon_mass"], xf_power=g[pre + "xf_power"],
+        pt_a=g[pre + "pt_slope"], pt_b=g[pre + "pt_gauss"],
+        abs_length=g.get(pre + "absorption_length", 0.0))
+
+
+def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
+                seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
+                chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
+                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    cap = min(int(sample_size), int(n_events))
+    cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
+    nb = int(geo["histograms.z_bins"]) if hists else 0
+    return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=planes(geo),
+                       dau=daughters(geo), hist_bins=nb, chunks=chunks, progress=progress)
+
+
+# ---------------------------------------------------------------------------- branching ratios
+def branching_ratios(mass: float, options: Mapping[str, Any] | None
+                     ) -> tuple[dict[str, float] | None, dict[str, float], str]:
+    """(production BR per parent or None, phi decay BRs, description) from the options.
+
+    ``model`` (ScalarModel) or ``eps_q`` and ``eps_l``: the model's production BRs (K- as K+,
+    B+- from br_b_kphi, B0 from br_b0_kstar0phi) and decay BRs. ``br``: one production BR
+    for every parent; decay BRs from ``br_decay`` or else those of the Higgs-mixing model at
+    this mass (independent of sin theta). Without options: production BR None."""
+    from ..model import MASS_MAX, ScalarModel
+
+    opts = dict(options or {})
+    model = opts.pop("model", None)
+    if model is None and ("eps_q" in opts or "eps_l" in opts):
+        model = ScalarModel(mass, float(opts.pop("eps_q", 0.0)), float(opts.pop("eps_l", 0.0)))
+    br = opts.pop("br", None)
+    br_decay = opts.pop("br_decay", None)
+    if opts:
+        raise ValueError(f"options: unknown key '{next(iter(opts))}' for charm (allowed: "
+                         "model, eps_q, eps_l, br, br_decay)")
+    if model is not None:
+        if abs(model.mass - mass) > 1e-9 * max(mass, 1.0):
+            raise ValueError(f"options: model mass {model.mass:g} MeV differs from mass "
+                             f"{mass:g} MeV")
+        prod = {"kplus": model.br_kplus_piplusphi, "kminus": model.br_kplus_piplusphi,
+                "kl": model.br_kl_pi0phi, "bplus": model.br_b_kphi,
+                "b0": model.br_b0_kstar0phi}
+        brs = model.branching_ratios
+        dec = {k: brs[k] for k, _ in DECAYS}
+        return prod, dec, (f"model eps_q = {model.eps_q:g}, eps_l = {model.eps_l:g} "
+                           f"(model c tau = {model.ctau / 1000:.4g} m)")
+    if br_decay is not None:
+        dec = {k: float(br_decay.get(k, 0.0)) for k, _ in DECAYS}
+        unknown = set(br_decay) - {k for k, _ in DECAYS}
+        if unknown:
+            raise ValueError(f"options: br_decay key '{sorted(unknown)[0]}' unknown (allowed: "
+                             "ee, mumu, gammagamma)")
+        src = "user decay BRs"
+    elif 0 < mass < MASS_MAX:
+        brs = ScalarModel.higgs_mixing(mass, 1e-3).branching_ratios
+        dec = {k: brs[k] for k, _ in DECAYS}
+        src = "Higgs-mixing decay BRs"
+    else:
+        raise ValueError(f"options: give br_decay at mass = {mass:g} MeV (no model default)")
+    if br is None:
+        return None, dec, src
+    b = float(br)
+    if not 0 <= b <= 1:
+        raise ValueError(f"options: br = {b:g}: allowed 0 <= br <= 1")
+    return {key: b for key, *_ in PARENTS}, dec, f"production BR = {b:g} for every parent, {src}"
+
+
+# ---------------------------------------------------------------------------- results
+def _parent_results(geo: Geometry, tot, dec: dict[str, float]):
+    """Per-parent acceptances: decay in volume, per channel with daughters, and the
+    BR- and efficiency-weighted detection probability (per produced parent)."""
+    q1 = _flight.quantity(tot, F.Q_SIGNAL, False)
+    per_ch = {k: _flight.quantity(tot, F.Q_DAU + c, False) for c, (k, _) in enumerate(DECAYS)}
+    det = np.zeros_like(q1[0])
+    det_e = np.zeros_like(q1[0])
+    for k, (v, e) in per_ch.items():
+        f = dec[k] * geo[f"detection.{k}.efficiency"]
+        det += f * v
+        det_e += f * e  # channels share events: errors added linearly (conservative)
+    return q1, per_ch, (det, det_e)
+
+
+def _main_parent(mass: float) -> int:
+    """K+ while open, else B+-: the parent whose decay-in-volume acceptance is compared with
+    the seed formula."""
+    return 0 if 0 in open_parents(mass) else 3
+
+
+def _analytic(geo: Geometry, mass: float, ctau: np.ndarray, tot, acc, err):
+    eps, _ = _flight.selected_fraction(tot, decay=False)
+    return analytic.compare_decay(mass, ctau, acc, err, eps, geo["analytic.start"],
+                                  geo["analytic.length"], geo["analytic.momentum"])
+
+
+def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
+               mass_index: int, block: np.ndarray) -> dict[str, np.ndarray]:
+    """Accumulators of one block for every open parent (keys prefixed by the parent)."""
+    out: dict[str, np.ndarray] = {}
+    for c in open_parents(mass):
+        tot = _flight.strip(run_channel(geo, c, mass, ctau, n_events, seed, mass_index,
+                                        hists=False, chunks=block))
+        out |= {f"{PARENTS[c][0]}.{k}": v for k, v in tot.items()}
+    return out
+
+
+def _split(tot: dict[str, np.ndarray], key: str) -> dict[str, np.ndarray] | None:
+    sub = {k.split(".", 1)[1]: v for k, v in tot.items() if k.startswith(key + ".")}
+    return sub or None
+
+
+def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.ndarray],
+                ref: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Detection probability per produced parent, averaged over the parents with their yields
+    (Higgs-mixing decay BRs and efficiencies applied, equal production BRs), over the c tau
+    grid; the seed formula is compared with the main parent's decay-in-volume acceptance."""
+    _, dec, _ = branching_ratios(mass, None)
+    acc = np.zeros(ctau.size)
+    var = np.zeros(ctau.size)
+    ysum = 0.0
+    for c in open_parents(mass):
+        sub = _split(tot, PARENTS[c][0])
+        if sub is None:
+            continue
+        y = geo[f"parents.{PARENTS[c][0]}.yield_per_pot"]
+        _, _, (d, de) = _parent_results(geo, sub, dec)
+        acc += y * d
+        var += (y * de) ** 2
+        ysum += y
+    acc = acc / ysum if ysum > 0 else acc
+    err = np.sqrt(var) / ysum if ysum > 0 else np.sqrt(var)
+    main = _split(tot, PARENTS[_main_parent(mass)][0])
+    ana = {"analytic": np.zeros(ctau.size), "sim_over_analytic": np.full(ctau.size, np.nan)}
+    ana_err = {"sim_over_analytic": np.full(ctau.size, np.nan)}
+    if main is not None:
+        a1, e1 = _flight.quantity(main, F.Q_SIGNAL, False)
+        ana, ana_err = _analytic(geo, mass, ctau, main, a1, e1)
+    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
+            "sim_over_analytic": ana["sim_over_analytic"],
+            "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+
+
+def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,
+             seed: int, *, mass_index: int = 0, reference: bool = True, smear: bool = True,
+             hists: bool = True, sample_size: int = 0,
+             chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
+             progress: Callable[[int], None] | None = None,
+             options: Mapping[str, Any] | None = None) -> Result:
+    """Simulate phi from K+, K-, K_L, B+- and B0 at CHARM (mass [MeV], c tau grid [mm]).
+
+    ``n_events`` parent decays are generated per open parent channel. ``options``: see
+    :func:`branching_ratios`. ``reference`` and ``smear`` are not used."""
+    ctau = np.asarray(ctau, dtype=float)
+    nct = ctau.size
+    prod, dec, br_src = branching_ratios(mass, options)
+    pot = geo["normalisation.pot"]
+    acc: dict[str, np.ndarray] = {}
+    err: dict[str, np.ndarray] = {}
+    desc: dict[str, str] = {}
+    flows: dict[str, list] = {}
+    h: dict[str, list] = {}
+    sample = None
+    events = np.zeros(nct)
+    events_var = np.zeros(nct)
+    per_br = np.zeros(nct)
+    per_br_var = np.zeros(nct)
+    main_c = _main_parent(mass)
+    main_tot = None
+    for c, (key, label, *_rest) in enumerate(PARENTS):
+        y = geo[f"parents.{key}.yield_per_pot"]
+        if c not in open_parents(mass):
+            continue
+        tot = run_channel(geo, c, mass, ctau, n_events, seed, mass_index,
+                          hists=hists and c == main_c,
+                          sample_size=sample_size if c == main_c else 0,
+                          chunk_size=chunk_size, progress=progress)
+        (a1, e1), per_ch, (d, de) = _parent_results(geo, tot, dec)
+        acc[f"decay_in_volume_{key}"], err[f"decay_in_volume_{key}"] = a1, e1
+        desc[f"decay_in_volume_{key}"] = (f"{label}: phi decays inside the decay volume, per "
+                                          f"{key} produced in the dump")
+        for k, (v, e) in per_ch.items():
+            acc[f"{k}_{key}"], err[f"{k}_{key}"] = v, e
+            desc[f"{k}_{key}"] = (f"{label}: phi decays in the volume and both phi -> {k} "
+                                  "daughters reach the calorimeter in their energy window "
+                                  "(efficiency not applied), per parent produced")
+        acc[f"detected_{key}"], err[f"detected_{key}"] = d, de
+        desc[f"detected_{key}"] = (f"{label}: sum over channels of BR(phi->dd) x efficiency x "
+                                   "acceptance, per parent produced")
+        per_br += pot * y * d
+        per_br_var += (pot * y * de) ** 2
+        if prod is not None:
+            events += pot * y * prod[key] * d
+            events_var += (pot * y * prod[key] * de) ** 2
+        c0 = tot["counts"]
+        flows[label] = [("produced", 1.0), ("decays before absorption",
+                                            c0[1] / max(c0[0], 1.0)),
+                        ("phi towards the decay volume",
+                         _flight.selected_fraction(tot, False)[0])]
+        if c == main_c:
+            main_tot = tot
+            if hists:
+                cfg = kernel_config(geo, c, mass, n_events, chunk_size, 0)
+                h = _flight.histograms(tot, cfg, "phi_decay",
+                                       "z of the phi decay [mm] (phi towards the volume)")
+            if sample_size > 0:
+                sample, _ = _flight.sample_array(tot["rec"], tot["rec_w"], key, "h")
+    acc["events_per_unit_br"] = per_br
+    err["events_per_unit_br"] = np.sqrt(per_br_var)
+    desc["events_per_unit_br"] = (f"expected signal events for BR(parent -> h phi) = 1 for "
+                                  f"every parent, POT = {pot:.3g}, {br_src}")
+    if prod is not None:
+        acc["expected_events"] = events
+        err["expected_events"] = np.sqrt(events_var)
+        desc["expected_events"] = (f"expected signal events, POT = {pot:.3g}, {br_src}; "
+                                   f"CHARM saw 0: excluded at 90% CL above "
+                                   f"{geo['normalisation.events_limit']:g}")
+    mkey = f"decay_in_volume_{PARENTS[main_c][0]}"
+    g = geo.values
+    eps = 0.0
+    if main_tot is not None:
+        ana, ana_err = _analytic(geo, mass, ctau, main_tot, acc[mkey], err[mkey])
+        acc |= ana
+        err |= ana_err
+        eps = _flight.selected_fraction(main_tot, False)[0]
+        desc |= {"analytic": f"seed formula for {mkey}: eps x [exp(-L1 m/(p ctau)) - "
+                             f"exp(-(L1+dL) m/(p ctau))], eps = simulated fraction of phi "
+                             f"towards the volume, L1 = {g['analytic.start'] / 1e3:g} m, "
+                             f"dL = {g['analytic.length'] / 1e3:g} m, "
+                             f"p = {g['analytic.momentum'] / 1e3:g} GeV",
+                 "sim_over_analytic": f"{mkey} / seed formula",
+                 "L_eff_mm": "start distance L1 [mm] the formula needs at that p",
+                 "p_eff_MeV": "p [MeV] the formula needs at that L1 (long-lifetime branch)"}
+    ct_curve = _flight.CTAU_CURVE
+    config = {
+        "geometry": geo.path, "variant": geo.variant or "", "chunk_size": int(chunk_size),
+        "mass_index": int(mass_index), "main_key": mkey, "br_source": br_src,
+        "main_label": f"P(decay in volume) per {PARENTS[main_c][0]}",
+        "title": f"CHARM {PARENTS[main_c][1]}",
+        "acceptance_curve": (_flight.curve_config(main_tot, False, "decay in volume")
+                             if main_tot is not None else None),
+        "analytic_curve": {
+            "ctau_mm": ct_curve.tolist(),
+            "value": (eps * analytic.decay_in(mass, ct_curve, g["analytic.start"],
+                                              g["analytic.length"],
+                                              g["analytic.momentum"])).tolist(),
+            "label": rf"seed formula, p = {g['analytic.momentum'] / 1e3:g} GeV"},
+        "plot_lines": [(v.params[4], "volume") for v in geo.volumes["signal"]]
+        + [(v.params[5], "calorimeter") for v in geo.volumes["signal"]],
+        "hist_log": False,
+    }
+    return Result(
+        experiment=geo.experiment, variant=geo.variant, mass=float(mass), ctau=ctau,
+        n_events=int(n_events), seed=int(seed), acceptance=acc, error=err, cutflow=flows,
+        hists=h, sample=sample, config=config, descriptions=desc)
+
+
+def max_mass(geo: Geometry) -> float:
+    return MAX_MASS
+
+
+def plot(result: Result, path, index: int = 0):
+    return _flight.plot(result, path, index)
+

@@ -1,0 +1,235 @@
+"""LHCb: B0 -> K*0 phi and B+ -> K+ phi in pp collisions, in the decay-in-flight kernel.
+
+B mesons from a parametrised (p_T, y) spectrum inside 2 < eta < 5 (research notes sec. 3a:
+dsigma/dp_T ~ p_T (1 + p_T^2/p0^2)^-n, Gaussian rapidity; tuned here to <p_T> ~ 5 GeV and
+<p> ~ 90 GeV, NOT an LHCb fit), the B flight (PDG c tau) before its decay, then phi's
+probability to decay
+
+- *prompt*: within ``selection.prompt_length`` (default 5 mm) of the B vertex, as the
+  e+e- vertex of the B -> K* e+e- measurement must coincide with the K* vertex;
+- *displaced*: inside the VELO region ([[signal]] volumes) beyond
+  ``selection.displaced_min`` from the B vertex, with both daughters (e+e- or mu+mu-) in
+  2 < eta < 5.
+
+Acceptances are per B meson produced in 2 < eta < 5 that decays to K(*) phi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .. import analytic, engine
+from .. import constants as C
+from ..geometry import Geometry, Spec, register_check, register_schema
+from ..kernels import flight as F
+from ..result import Result
+from . import _flight
+
+L, E, N = "length", "energy", "1"
+
+# parent channels: (key, label, parent mass, parent c tau, recoil hadron mass)
+CHANNELS = (
+    ("b0_kstar0", "B0 -> K*0 phi", C.M_B0, C.CTAU_B0, C.M_KSTAR0),
+    ("bplus_kplus", "B+ -> K+ phi", C.M_BPLUS, C.CTAU_BPLUS, C.M_KPLUS),
+)
+# phi decay channels whose daughters are tracked: (key, daughter mass)
+DAUGHTERS = (("ee", C.M_E), ("mumu", C.M_MU))
+MAX_MASS = C.M_BPLUS - C.M_KPLUS
+MASS_NOTE = ("B+ -> K+ phi needs mass < m_B+ - m_K+ (B0 -> K*0 phi closes at "
+             f"{C.M_B0 - C.M_KSTAR0:.1f} MeV; the K*0 is taken at its pole mass)")
+
+SCHEMA: dict[str, Spec] = {
+    "production.pt0": Spec(E, 1.0, 1e6),
+    "production.n": Spec(N, 1.01, 100.0),
+    "production.sigma_y": Spec(N, 0.01, 100.0),
+    "production.eta_min": Spec(N, -10.0, 10.0),
+    "production.eta_max": Spec(N, -10.0, 10.0),
+    "selection.prompt_length": Spec(L, 0.0, 1e4),
+    "selection.displaced_min": Spec(L, 0.0, 1e4),
+    "selection.daughter_eta_min": Spec(N, -10.0, 10.0),
+    "selection.daughter_eta_max": Spec(N, -10.0, 10.0),
+    "histograms.flight_bins": Spec(N, 1, 10000, integer=True),
+    "histograms.flight_low": Spec(L, 1e-6, 1e9),
+    "histograms.flight_high": Spec(L, 1e-6, 1e9),
+    "analytic.length": Spec(L, 0.0, 1e9),
+    "analytic.momentum": Spec(E, 1e-3, 1e9),
+}
+
+
+def check(geo: Geometry) -> None:
+    _flight.require_order(geo, ("production.eta_min", "production.eta_max"),
+                          ("selection.daughter_eta_min", "selection.daughter_eta_max"),
+                          ("histograms.flight_low", "histograms.flight_high"))
+
+
+register_schema("lhcb", SCHEMA, ("signal",))
+register_check("lhcb", check)
+
+
+def daughters() -> np.ndarray:
+    """Rows [daughter mass, e_min, e_max] of the tracked phi decay channels."""
+    return np.array([[m, 0.0, np.inf] for _, m in DAUGHTERS])
+
+
+def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk_size: int,
+                  record_cap: int) -> F.FlightConfig:
+    g = geo.values
+    _, _, m_b, ctau_b, m_h = CHANNELS[channel]
+    return F.FlightConfig(
+        mode=F.MODE_LHCB, source=F.SRC_COLLIDER, vertex=F.VTX_FREE, m_parent=m_b,
+        ctau_parent=ctau_b, m_h=m_h, m_phi=float(mass), chunk_size=int(chunk_size),
+        n_events=int(n_events), record_cap=int(record_cap), hist_var=F.HIST_FLIGHT,
+        hist_log=True, hist_lo=g["histograms.flight_low"], hist_hi=g["histograms.flight_high"],
+        pt0=g["production.pt0"], pt_n=g["production.n"], sigma_y=g["production.sigma_y"],
+        eta_min=g["production.eta_min"], eta_max=g["production.eta_max"],
+        prompt_length=g["selection.prompt_length"],
+        displaced_min=g["selection.displaced_min"],
+        dau_eta_min=g["selection.daughter_eta_min"],
+        dau_eta_max=g["selection.daughter_eta_max"])
+
+
+def open_channels(mass: float) -> list[int]:
+    """Parent channels kinematically open at this phi mass."""
+    return [c for c, ch in enumerate(CHANNELS) if mass < ch[2] - ch[4]]
+
+
+def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
+                seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
+                chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
+                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    cap = min(int(sample_size), int(n_events))
+    cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
+    nb = int(geo["histograms.flight_bins"]) if hists else 0
+    return _flight.run(geo, cfg, channel, ctau, seed, mass_index, dau=daughters(),
+                       hist_bins=nb, chunks=chunks, progress=progress)
+
+
+def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
+               mass_index: int, block: np.ndarray) -> dict[str, np.ndarray]:
+    """B0 -> K*0 phi accumulators of one block (the seed's B -> K* e+e- case)."""
+    if 0 not in open_channels(mass):
+        return {"counts": np.zeros(F.N_COUNTS), "q": np.zeros((F.NQ, 3, ctau.size)),
+                "curve": np.zeros((3, _flight.CTAU_CURVE.size))}
+    return _flight.strip(run_channel(geo, 0, mass, ctau, n_events, seed, mass_index,
+                                     hists=False, chunks=block))
+
+
+def _analytic(geo: Geometry, mass: float, ctau: np.ndarray, acc, err):
+    # seed slide 41: P ~ 1 - exp(-m L/(p c tau)) ~ m L/(p c tau), every B counted (eps = 1)
+    return analytic.compare_decay(mass, ctau, acc, err, 1.0, 0.0, geo["analytic.length"],
+                                  geo["analytic.momentum"])
+
+
+def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.ndarray],
+                ref: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Prompt probability of B0 -> K*0 phi over the c tau grid and the seed formula."""
+    acc, err = _flight.quantity(tot, F.Q_MAIN, decay=False)
+    ana, ana_err = _analytic(geo, mass, ctau, acc, err)
+    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
+            "sim_over_analytic": ana["sim_over_analytic"],
+            "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+
+
+def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,
+             seed: int, *, mass_index: int = 0, reference: bool = True, smear: bool = True,
+             hists: bool = True, sample_size: int = 0,
+             chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
+             progress: Callable[[int], None] | None = None, options=None) -> Result:
+    """Simulate B0 -> K*0 phi and B+ -> K+ phi (mass [MeV], c tau grid [mm]) at LHCb.
+    ``reference``, ``smear`` and ``options`` are accepted for the common interface only."""
+    ctau = np.asarray(ctau, dtype=float)
+    nct = ctau.size
+    acc: dict[str, np.ndarray] = {}
+    err: dict[str, np.ndarray] = {}
+    desc: dict[str, str] = {}
+    h: dict[str, list] = {}
+    flows = {}
+    sample = None
+    main_tot = None
+    for c, (key, label, _, _, _) in enumerate(CHANNELS):
+        if c in open_channels(mass):
+            tot = run_channel(geo, c, mass, ctau, n_events, seed, mass_index, hists=hists,
+                              sample_size=sample_size if c == 0 else 0, chunk_size=chunk_size,
+                              progress=progress)
+        else:
+            tot = None
+        if tot is None:
+            zero = np.zeros(nct)
+            vals = {"prompt": (zero, zero), "prompt_ee_in_eta": (zero, zero),
+                    "in_velo": (zero, zero)}
+            vals |= {f"displaced_{d}": (zero, zero) for d, _ in DAUGHTERS}
+        else:
+            vals = {"prompt": _flight.quantity(tot, F.Q_MAIN, False),
+                    "prompt_ee_in_eta": _flight.quantity(tot, F.Q_PROMPT_DAU, False),
+                    "in_velo": _flight.quantity(tot, F.Q_SIGNAL, False)}
+            vals |= {f"displaced_{d}": _flight.quantity(tot, F.Q_DAU + k, False)
+                     for k, (d, _) in enumerate(DAUGHTERS)}
+            flows[label] = [("B in eta range", 1.0),
+                            ("phi crosses the VELO region", _flight.selected_fraction(
+                                tot, False)[0])]
+        for name, (v, e) in vals.items():
+            acc[f"{name}_{key}"] = v
+            err[f"{name}_{key}"] = e
+        pl = geo["selection.prompt_length"]
+        desc |= {
+            f"prompt_{key}": f"{label}: phi decays within {pl:g} mm of the B vertex, per B "
+                             "in 2<eta<5",
+            f"prompt_ee_in_eta_{key}": f"{label}: prompt and both phi -> e+e- daughters in "
+                                       f"{geo['selection.daughter_eta_min']:g}<eta<"
+                                       f"{geo['selection.daughter_eta_max']:g}",
+            f"in_velo_{key}": f"{label}: phi decays in the VELO region beyond "
+                              f"{geo['selection.displaced_min']:g} mm, per B",
+        }
+        desc |= {f"displaced_{d}_{key}": f"{label}: as in_velo and both phi -> {d} daughters in "
+                 f"{geo['selection.daughter_eta_min']:g}<eta<"
+                 f"{geo['selection.daughter_eta_max']:g}" for d, _ in DAUGHTERS}
+        if c == 0:
+            main_tot = tot
+            if tot is not None and hists:
+                cfg = kernel_config(geo, 0, mass, n_events, chunk_size, 0)
+                h = _flight.histograms(tot, cfg, "phi_decay",
+                                       "phi flight distance from the B vertex [mm]")
+            if tot is not None and sample_size > 0:
+                sample, _ = _flight.sample_array(tot["rec"], tot["rec_w"], "B0", "K*0")
+    main = "prompt_b0_kstar0"
+    ana, ana_err = _analytic(geo, mass, ctau, acc[main], err[main])
+    acc |= ana
+    err |= ana_err
+    g = geo.values
+    desc |= {"analytic": "seed formula for the prompt probability: 1 - exp(-m L/(p ctau)) "
+                         f"(~ m L/(p ctau)) with L = {g['analytic.length']:g} mm, "
+                         f"p = {g['analytic.momentum'] / 1000:g} GeV",
+             "sim_over_analytic": "prompt_b0_kstar0 / seed formula",
+             "L_eff_mm": "prompt length L [mm] the formula needs at that p",
+             "p_eff_MeV": "p [MeV] the formula needs at that L"}
+    ct_curve = _flight.CTAU_CURVE
+    config = {
+        "geometry": geo.path, "variant": geo.variant or "", "chunk_size": int(chunk_size),
+        "mass_index": int(mass_index), "main_key": main,
+        "main_label": "P(prompt) for B$^0\\to K^{*0}\\phi$",
+        "title": r"LHCb $B\to K^{(*)}\phi$",
+        "acceptance_curve": (_flight.curve_config(main_tot, False, "prompt, B0 -> K*0 phi")
+                             if main_tot is not None else None),
+        "analytic_curve": {
+            "ctau_mm": ct_curve.tolist(),
+            "value": analytic.decay_in(mass, ct_curve, 0.0, g["analytic.length"],
+                                       g["analytic.momentum"]).tolist(),
+            "label": rf"$1-e^{{-mL/(pc\tau)}}$, L = {g['analytic.length']:g} mm, "
+                     rf"p = {g['analytic.momentum'] / 1e3:g} GeV"},
+        "plot_lines": [(g["selection.prompt_length"], "prompt window")],
+        "hist_log": True,
+    }
+    return Result(
+        experiment=geo.experiment, variant=geo.variant, mass=float(mass), ctau=ctau,
+        n_events=int(n_events), seed=int(seed), acceptance=acc, error=err, cutflow=flows,
+        hists=h, sample=sample, config=config, descriptions=desc)
+
+
+def max_mass(geo: Geometry) -> float:
+    return MAX_MASS
+
+
+def plot(result: Result, path, index: int = 0):
+    return _flight.plot(result, path, index)

@@ -1,0 +1,557 @@
+"""The shared decay-in-flight event loop of NA62, CHARM and LHCb.
+
+Per event (DESIGN.md "the way data flows"):
+
+1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
+   Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
+   target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5);
+2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
+   probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
+   ``VTX_ABSORB``: decay competing with absorption in the dump, weight
+   lambda_abs/(lambda_abs + lambda_dec));
+3. the two-body decay P -> h phi (isotropic, :func:`kinematics.decay_two_body`);
+4. phi's straight path through the ``signal`` and ``veto`` volume lists
+   (:mod:`kinematics.propagation`) and, for every c tau of the grid, the exact probabilities
+   P = exp(-L1/lambda) - exp(-L2/lambda) (DESIGN.md principle 1);
+5. the experiment-specific selection, picked by the integer ``cfg.mode`` -- small njit
+   functions, no copied event loops:
+
+   - ``MODE_NA62``: pi+ (h) smeared momentum window, the two m^2_miss regions, pi+ inside the
+     STRAW chambers and the LKr (``planes``, magnet kick); phi counted invisible with weight
+     1 - P(decay in the veto volumes);
+   - ``MODE_CHARM``: phi -> d d (``dau`` rows: e+e-, mu+mu-, gamma gamma) decaying inside the
+     signal volume, the decay point drawn for each c tau from the exponential truncated to the
+     path interval, both daughters inside the calorimeter face (``planes``) and in the energy
+     window;
+   - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
+     channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
+     volume beyond ``displaced_min``, daughters in the eta range).
+
+Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
+
+- ``counts[N_COUNTS]``: events, sum w, sum w^2, sum w g, sum w^2 g (w: parent weight,
+  g: the lifetime-independent selection -- NA62 pi+ selected; CHARM/LHCb phi path crosses a
+  signal volume);
+- ``q[NQ, 3, nct]``: for each quantity a(c tau): sum w a, sum (w a)^2, sum w^2 a (the last for
+  the ratio-estimator error of acceptances per parent decay);
+- ``curve[3, ncurve]``: the same for quantity 0 (NA62, LHCb) or 1 (CHARM) on a fine c tau grid;
+- ``hist[nct, 2, nbins]``: distribution of the phi decay point (lab z or flight distance),
+  weighted by w g (LHCb: by w).
+
+Units: MeV, mm, rad.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ._flags import FASTMATH
+from .kinematics import decay_two_body
+from .propagation import decay_probability, intervals, union_intervals
+from .sampling import gauss_pair, truncated_exponential
+
+SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
+VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
+MODE_NA62, MODE_CHARM, MODE_LHCB = 0, 1, 2
+HIST_Z, HIST_FLIGHT = 0, 1
+
+N_COUNTS = 5
+NQ = 5            # quantity 0: main; 1: decay in signal volume; 2..4: daughter channels 0..2
+MAX_DAU = NQ - 2  # at most three daughter channels
+# quantity indices
+Q_MAIN, Q_SIGNAL, Q_DAU = 0, 1, 2
+Q_PROMPT_DAU = NQ - 1  # LHCb (at most two daughter channels): prompt, channel-0 daughters in eta
+
+# columns of the event-sample record
+REC_FIELDS = (
+    "parent_px", "parent_py", "parent_pz", "parent_e",
+    "vtx_x", "vtx_y", "vtx_z",
+    "h_px", "h_py", "h_pz", "h_e",
+    "phi_px", "phi_py", "phi_pz", "phi_e",
+    "h_p_reco", "m2miss_reco", "w_parent", "selected",
+    "signal_l1", "signal_l2", "veto_l1", "veto_l2", "parent_flight",
+)
+NREC = len(REC_FIELDS)
+
+
+class FlightConfig(NamedTuple):
+    """Scalar configuration of the flight kernel (internal units: MeV, mm, rad).
+
+    Fields not used by a mode keep their defaults."""
+
+    mode: int
+    source: int
+    vertex: int
+    m_parent: float
+    ctau_parent: float
+    m_h: float
+    m_phi: float
+    chunk_size: int
+    n_events: int
+    record_cap: int
+    hist_var: int = HIST_Z
+    hist_log: bool = False
+    hist_lo: float = 0.0
+    hist_hi: float = 1.0
+    # SRC_BEAM
+    p_beam: float = 0.0
+    p_spread: float = 0.0       # relative rms
+    divergence: float = 0.0     # rms angle per plane [rad]
+    z_start: float = 0.0
+    z_end: float = 0.0
+    # SRC_TARGET (x_F, p_T) from a point target at the origin
+    e_beam: float = 0.0
+    m_target: float = 0.0
+    xf_power: float = 0.0
+    pt_a: float = 0.0           # [1/MeV]
+    pt_b: float = 0.0           # [1/MeV^2]
+    abs_length: float = 0.0     # VTX_ABSORB [mm]
+    # SRC_COLLIDER
+    pt0: float = 1.0
+    pt_n: float = 3.5
+    sigma_y: float = 1.0
+    eta_min: float = 2.0
+    eta_max: float = 5.0
+    # MODE_NA62 pi+ selection
+    smear: bool = True
+    p_min: float = 0.0
+    p_max: float = 0.0
+    m2_lo1: float = 0.0
+    m2_hi1: float = 0.0
+    m2_lo2: float = 0.0
+    m2_hi2: float = 0.0
+    res_pk: float = 0.0         # K+ sigma_p/p (GTK)
+    res_thk: float = 0.0        # K+ angular resolution per plane [rad]
+    res_ppi_a: float = 0.0      # pi+ sigma_p/p constant term
+    res_ppi_b: float = 0.0      # pi+ sigma_p/p term proportional to p [1/MeV]
+    res_thpi: float = 0.0       # pi+ angular resolution per plane [rad]
+    z_kick: float = 0.0         # magnet (thin lens) position
+    kick: float = 0.0           # p_x kick of a positive particle [MeV]
+    # MODE_LHCB
+    prompt_length: float = 0.0
+    displaced_min: float = 0.0
+    dau_eta_min: float = 2.0
+    dau_eta_max: float = 5.0
+
+
+# ---------------------------------------------------------------------------- sources
+@njit(cache=True, fastmath=FASTMATH)
+def sample_xf(n: float) -> float:
+    """x_F in [0, 1) from dN/dx_F ~ (1 - x_F)^n (inverse CDF: 1 - (1 - u)^(1/(n+1)))."""
+    return 1.0 - (1.0 - np.random.random()) ** (1.0 / (n + 1.0))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_pt(a: float, b: float) -> float:
+    """p_T from dN/dp_T ~ p_T exp(-a p_T - b p_T^2), exact.
+
+    a > 0: Gamma(2, 1/a) proposal (sum of two exponentials), accepted with exp(-b p_T^2);
+    a = 0: inverse CDF of the Gaussian form, p_T = sqrt(-ln(1 - u)/b)."""
+    if a > 0.0:
+        while True:
+            pt = -(math.log(1.0 - np.random.random()) + math.log(1.0 - np.random.random())) / a
+            if b <= 0.0 or np.random.random() <= math.exp(-b * pt * pt):
+                return pt
+    return math.sqrt(-math.log(1.0 - np.random.random()) / b)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_collider_pt(p0: float, n: float) -> float:
+    """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
+    p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
+    u = np.random.random()
+    return p0 * math.sqrt((1.0 - u) ** (1.0 / (1.0 - n)) - 1.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: float) -> float:
+    """Lab p_z of a hadron with Feynman x_F = p*_L/(sqrt(s)/2) and p_T, produced by a beam of
+    energy e_beam on a nucleon (mass m_target) at rest: p_z = gamma (p*_L + beta E*)."""
+    p_beam = math.sqrt(max(e_beam * e_beam - m_target * m_target, 0.0))
+    s = m_target * m_target * 2.0 + 2.0 * m_target * e_beam
+    rs = math.sqrt(s)
+    gam = (e_beam + m_target) / rs
+    bg = p_beam / rs
+    pl = xf * 0.5 * rs
+    es = math.sqrt(m * m + pt * pt + pl * pl)
+    return gam * pl + bg * es
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_parent(cfg: FlightConfig) -> tuple[float, float, float, float, float, float]:
+    """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
+    if cfg.source == SRC_BEAM:
+        g1, g2 = gauss_pair()
+        p = cfg.p_beam * (1.0 + cfg.p_spread * g1)
+        tx = cfg.divergence * g2
+        ty = cfg.divergence * gauss_pair()[0] if cfg.divergence > 0.0 else 0.0
+        nrm = math.sqrt(1.0 + tx * tx + ty * ty)
+        return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
+    phi = 2.0 * math.pi * np.random.random()
+    if cfg.source == SRC_TARGET:
+        xf = sample_xf(cfg.xf_power)
+        pt = sample_pt(cfg.pt_a, cfg.pt_b)
+        pz = fixed_target_pz(xf, pt, cfg.m_parent, cfg.e_beam, cfg.m_target)
+        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+    # SRC_COLLIDER: Gaussian rapidity, p_T independent; kept only inside eta_min..eta_max
+    while True:
+        pt = sample_collider_pt(cfg.pt0, cfg.pt_n)
+        y = cfg.sigma_y * gauss_pair()[0]
+        mt = math.sqrt(cfg.m_parent * cfg.m_parent + pt * pt)
+        pz = mt * math.sinh(y)
+        if pt > 0.0:
+            eta = math.asinh(pz / pt)
+            if cfg.eta_min < eta < cfg.eta_max:
+                return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_vertex(cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
+    """Path length s of the parent before it decays and the event weight."""
+    lam = p / cfg.m_parent * cfg.ctau_parent
+    if cfg.vertex == VTX_WINDOW:
+        return truncated_exponential(lam, (cfg.z_end - cfg.z_start) / dz)
+    if cfg.vertex == VTX_ABSORB:
+        # decay (length lam) competes with absorption (length la): the first to happen is at
+        # an exponential distance of length lam la/(lam + la); it is a decay with probability
+        # la/(la + lam) (notes sec. 2c; inputs.md sec. 4)
+        la = cfg.abs_length
+        lc = lam * la / (lam + la)
+        s = -lc * math.log1p(-np.random.random())
+        return s, la / (la + lam)
+    s = -lam * math.log1p(-np.random.random())
+    return s, 1.0
+
+
+# ---------------------------------------------------------------------------- detector planes
+# rows of ``planes``: [z, cx, cy, half, oct, r_min, r_max, hole_half, hole_cx]
+#   accepted if |x-cx|, |y-cy| <= half (half > 0), |x-cx| + |y-cy| <= oct (oct > 0),
+#   r_min <= r <= r_max about (cx, cy) (r_max > 0) and outside the square beam hole of
+#   half-size hole_half centred at (hole_cx, cy) (hole_half > 0).
+NPLANE = 9
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
+    """Whether the point (x, y) on plane row ``i`` is inside its sensitive area."""
+    dx = x - planes[i, 1]
+    dy = y - planes[i, 2]
+    half, octa = planes[i, 3], planes[i, 4]
+    if half > 0.0 and (abs(dx) > half or abs(dy) > half):
+        return False
+    if octa > 0.0 and abs(dx) + abs(dy) > octa:
+        return False
+    r2 = dx * dx + dy * dy
+    if r2 < planes[i, 5] * planes[i, 5]:
+        return False
+    if planes[i, 6] > 0.0 and r2 > planes[i, 6] * planes[i, 6]:
+        return False
+    hh = planes[i, 7]
+    if hh > 0.0 and abs(x - planes[i, 8]) < hh and abs(dy) < hh:
+        return False
+    return True
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
+                   pz: float, z_kick: float, kick: float) -> bool:
+    """Straight track from (x, y, z) through every plane downstream of it; at ``z_kick`` its
+    p_x changes by ``kick`` (thin-lens dipole, charge included in the sign). Planes must be
+    sorted in z. Fails if it goes backwards or any plane upstream of its origin exists."""
+    if pz <= 0.0:
+        return False
+    kicked = False
+    for i in range(planes.shape[0]):
+        zp = planes[i, 0]
+        if zp <= z:
+            return False
+        if kick != 0.0 and not kicked and zp > z_kick:
+            if z_kick > z:  # propagate to the magnet, then kick
+                x += (z_kick - z) * px / pz
+                y += (z_kick - z) * py / pz
+                z = z_kick
+            px += kick
+            kicked = True
+        x += (zp - z) * px / pz
+        y += (zp - z) * py / pz
+        z = zp
+        if not on_plane(planes, i, x, y):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- NA62 selection
+@njit(cache=True, fastmath=FASTMATH)
+def _smear_track(p: float, px: float, py: float, pz: float, rel: float, th: float
+                 ) -> tuple[float, float, float]:
+    """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
+    g1, g2 = gauss_pair()
+    g3 = gauss_pair()[0]
+    tx = px / pz + th * g1
+    ty = py / pz + th * g2
+    q = p * (1.0 + rel * g3)
+    n = math.sqrt(1.0 + tx * tx + ty * ty)
+    return q * tx / n, q * ty / n, q / n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: float,
+                  hz: float, m_h: float) -> float:
+    """m^2_miss = (P_K - P_pi)^2 from the two 3-momenta and mass hypotheses [MeV^2]."""
+    ek = math.sqrt(kx * kx + ky * ky + kz * kz + m_k * m_k)
+    eh = math.sqrt(hx * hx + hy * hy + hz * hz + m_h * m_h)
+    de = ek - eh
+    dx, dy, dz = kx - hx, ky - hy, kz - hz
+    return de * de - (dx * dx + dy * dy + dz * dz)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def na62_select(cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float, vz: float,
+                kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
+                ) -> tuple[bool, float, float]:
+    """pi+ in the STRAW chambers and LKr, 15 < p < 35 GeV/c and m^2_miss in R1 or R2, both
+    from the smeared K+ (GTK) and pi+ (STRAW) momenta. Returns (passed, p_reco, m2_reco)."""
+    if cfg.smear:
+        pk = math.sqrt(kx * kx + ky * ky + kz * kz)
+        ph = math.sqrt(hx * hx + hy * hy + hz * hz)
+        kx, ky, kz = _smear_track(pk, kx, ky, kz, cfg.res_pk, cfg.res_thk)
+        rel = math.sqrt(cfg.res_ppi_a ** 2 + (cfg.res_ppi_b * ph) ** 2)
+        rx, ry, rz = _smear_track(ph, hx, hy, hz, rel, cfg.res_thpi)
+    else:
+        rx, ry, rz = hx, hy, hz
+    p_reco = math.sqrt(rx * rx + ry * ry + rz * rz)
+    m2 = missing_mass2(kx, ky, kz, cfg.m_parent, rx, ry, rz, cfg.m_h)
+    ok = track_accepted(planes, vx, vy, vz, hx, hy, hz, cfg.z_kick, cfg.kick)
+    ok = ok and cfg.p_min < p_reco < cfg.p_max
+    ok = ok and (cfg.m2_lo1 < m2 < cfg.m2_hi1 or cfg.m2_lo2 < m2 < cfg.m2_hi2)
+    return ok, p_reco, m2
+
+
+# ---------------------------------------------------------------------------- daughters
+@njit(cache=True, fastmath=FASTMATH)
+def eta_of(px: float, py: float, pz: float) -> float:
+    pt = math.sqrt(px * px + py * py)
+    if pt == 0.0:
+        return math.inf if pz > 0.0 else -math.inf
+    return math.asinh(pz / pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                  e_min: float, e_max: float) -> bool:
+    """CHARM: both daughters (lab four-momenta ``d``) from (x, y, z) reach every plane inside
+    its area, each with energy in [e_min, e_max]."""
+    for k in range(2):
+        e = d[4 * k + 3]
+        if not (e_min <= e <= e_max):
+            return False
+        if not track_accepted(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2], 0.0, 0.0):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- the event loop
+@njit(cache=True, fastmath=FASTMATH)
+def survival_outside(mg: np.ndarray, m: int, lam: float) -> float:
+    """Probability NOT to decay inside the ``m`` disjoint sorted intervals ``mg``, summed over
+    the complement [0, a_1], [b_1, a_2], ..., [b_m, inf) so that it stays exact when it is
+    tiny (1 - P would round to 0)."""
+    if m == 0 or lam == math.inf:
+        return 1.0
+    s = decay_probability(0.0, mg[0, 0], lam)
+    for r in range(m - 1):
+        s += decay_probability(mg[r, 1], mg[r + 1, 0], lam)
+    if lam > 0.0:
+        s += math.exp(-mg[m - 1, 1] / lam)
+    return min(s, 1.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
+    wa = w * a
+    q[k, 0, i] += wa
+    q[k, 1, i] += wa * wa
+    q[k, 2, i] += w * wa
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
+    if cfg.hist_log:
+        if not v > 0.0:
+            return -1
+        f = (math.log(v) - math.log(cfg.hist_lo)) / (math.log(cfg.hist_hi) - math.log(cfg.hist_lo))
+    else:
+        f = (v - cfg.hist_lo) / (cfg.hist_hi - cfg.hist_lo)
+    if not (0.0 <= f < 1.0):
+        return -1
+    return int(f * nb)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curve: np.ndarray,
+           signal: np.ndarray, veto: np.ndarray, planes: np.ndarray, dau: np.ndarray,
+           counts: np.ndarray, q: np.ndarray, curve: np.ndarray, hist: np.ndarray,
+           rec: np.ndarray, rec_w: np.ndarray) -> None:
+    np.random.seed(seed)
+    first = chunk * cfg.chunk_size
+    n = min(cfg.chunk_size, cfg.n_events - first)
+    nct = ctau.size
+    ncv = ctau_curve.size
+    ns, nv, nd = signal.shape[0], veto.shape[0], dau.shape[0]
+    iv_s = np.zeros((max(ns, 1), 2))
+    mg_s = np.zeros((max(ns, 1), 2))
+    iv_v = np.zeros((max(nv, 1), 2))
+    mg_v = np.zeros((max(nv, 1), 2))
+    a = np.zeros((NQ, nct))
+    dk = np.zeros((MAX_DAU, 8))
+    dok = np.zeros(MAX_DAU, dtype=np.bool_)
+    nbins = hist.shape[2]
+    fill = hist.shape[0] > 0
+    for j in range(n):
+        g = first + j
+        # --- parent, its decay vertex and P -> h phi
+        x0, y0, z0, kx, ky, kz = sample_parent(cfg)
+        pk = math.sqrt(kx * kx + ky * ky + kz * kz)
+        s, w = sample_vertex(cfg, pk, kz / pk)
+        vx, vy, vz = x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk
+        ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
+        d = decay_two_body(kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
+        hx, hy, hz = d[0], d[1], d[2]
+        fx, fy, fz, fe = d[4], d[5], d[6], d[7]
+        pf = math.sqrt(fx * fx + fy * fy + fz * fz)
+        ux, uy, uz = fx / pf, fy / pf, fz / pf
+        # --- phi path intervals through the signal and veto volumes
+        msig = 0
+        mveto = 0
+        if ns > 0:
+            intervals(signal, vx, vy, vz, ux, uy, uz, iv_s)
+            msig = union_intervals(iv_s, mg_s)
+        if nv > 0:
+            intervals(veto, vx, vy, vz, ux, uy, uz, iv_v)
+            mveto = union_intervals(iv_v, mg_v)
+        if cfg.mode == MODE_LHCB:  # the displaced region starts beyond displaced_min
+            for r in range(msig):
+                mg_s[r, 0] = max(mg_s[r, 0], cfg.displaced_min)
+        # --- lifetime-independent selection g
+        p_reco, m2 = 0.0, 0.0
+        if cfg.mode == MODE_NA62:
+            sel, p_reco, m2 = na62_select(cfg, planes, vx, vy, vz, kx, ky, kz, hx, hy, hz)
+        else:
+            sel = False
+            for r in range(msig):
+                if mg_s[r, 1] > mg_s[r, 0]:
+                    sel = True
+        # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
+        for c in range(nd):
+            dok[c] = False
+            if cfg.mode != MODE_NA62 and cfg.m_phi > 2.0 * dau[c, 0]:
+                dd = decay_two_body(fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
+                for k in range(8):
+                    dk[c, k] = dd[k]
+                dok[c] = True
+                if cfg.mode == MODE_LHCB:
+                    for k in range(2):
+                        eta = eta_of(dd[4 * k], dd[4 * k + 1], dd[4 * k + 2])
+                        if not (cfg.dau_eta_min < eta < cfg.dau_eta_max):
+                            dok[c] = False
+        counts[0] += 1.0
+        counts[1] += w
+        counts[2] += w * w
+        if sel:
+            counts[3] += w
+            counts[4] += w * w
+        # --- every c tau: decay weights
+        for i in range(nct):
+            for k in range(NQ):
+                a[k, i] = 0.0
+            lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau[i]
+            psig = 0.0
+            for r in range(msig):
+                psig += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+            a[Q_SIGNAL, i] = psig
+            if cfg.mode == MODE_NA62:
+                if sel:
+                    pveto = 0.0
+                    for r in range(mveto):
+                        pveto += decay_probability(mg_v[r, 0], mg_v[r, 1], lam)
+                    a[Q_MAIN, i] = survival_outside(mg_v, mveto, lam)
+                    a[Q_SIGNAL, i] = pveto  # selected pi+, but phi decays visibly: vetoed
+                else:
+                    a[Q_SIGNAL, i] = 0.0
+            elif cfg.mode == MODE_LHCB:
+                a[Q_MAIN, i] = decay_probability(0.0, cfg.prompt_length, lam)
+                for c in range(nd):
+                    if dok[c]:
+                        a[Q_DAU + c, i] = psig
+                if nd > 0 and dok[0]:  # prompt with channel-0 daughters in the eta range
+                    a[Q_PROMPT_DAU, i] = a[Q_MAIN, i]
+            else:  # MODE_CHARM: a decay point per c tau and interval, daughters to the face
+                for r in range(msig):
+                    pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                    if pr <= 0.0:
+                        continue
+                    t = mg_s[r, 0] + truncated_exponential(lam, mg_s[r, 1] - mg_s[r, 0])[0]
+                    px_, py_, pz_ = vx + t * ux, vy + t * uy, vz + t * uz
+                    for c in range(nd):
+                        if dok[c] and daughters_hit(planes, px_, py_, pz_, dk[c],
+                                                    dau[c, 1], dau[c, 2]):
+                            a[Q_DAU + c, i] += pr
+            for k in range(NQ):
+                if a[k, i] != 0.0:
+                    _acc(q, k, i, w, a[k, i])
+            # decay-point distribution (untruncated exponential), weight w g
+            if fill and (sel or cfg.mode == MODE_LHCB) and lam < math.inf:
+                t = -lam * math.log1p(-np.random.random())
+                v = vz + t * uz if cfg.hist_var == HIST_Z else t
+                b = _hist_bin(cfg, v, nbins)
+                if b >= 0:
+                    hist[i, 0, b] += w
+                    hist[i, 1, b] += w * w
+        # --- fine c tau grid for the plot's curve (cheap quantities only)
+        for i in range(ncv):
+            lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau_curve[i]
+            if cfg.mode == MODE_NA62:
+                if not sel:
+                    continue
+                v = survival_outside(mg_v, mveto, lam)
+            elif cfg.mode == MODE_LHCB:
+                v = decay_probability(0.0, cfg.prompt_length, lam)
+            else:
+                v = 0.0
+                for r in range(msig):
+                    v += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+            if v != 0.0:
+                wv = w * v
+                curve[0, i] += wv
+                curve[1, i] += wv * wv
+                curve[2, i] += w * wv
+        if g < cfg.record_cap:
+            r_ = rec[g]
+            r_[0], r_[1], r_[2], r_[3] = kx, ky, kz, ek
+            r_[4], r_[5], r_[6] = vx, vy, vz
+            r_[7], r_[8], r_[9], r_[10] = hx, hy, hz, d[3]
+            r_[11], r_[12], r_[13], r_[14] = fx, fy, fz, fe
+            r_[15], r_[16], r_[17], r_[18] = p_reco, m2, w, 1.0 if sel else 0.0
+            if msig > 0:
+                r_[19], r_[20] = mg_s[0, 0], mg_s[msig - 1, 1]
+            if mveto > 0:
+                r_[21], r_[22] = mg_v[0, 0], mg_v[mveto - 1, 1]
+            r_[23] = s
+            for i in range(nct):
+                rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def run_chunks(cfg: FlightConfig, seeds: np.ndarray, chunks: np.ndarray, ctau: np.ndarray,
+               ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
+               planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,
+               curve: np.ndarray, hist: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
+    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
+    its own accumulators ``counts[k]``, ``q[k]``, ... and its own event-sample rows."""
+    for k in prange(chunks.size):
+        _chunk(cfg, seeds[k], chunks[k], ctau, ctau_curve, signal, veto, planes, dau,
+               counts[k], q[k], curve[k], hist[k], rec, rec_w)
