@@ -17,10 +17,12 @@ __version__ = "0.1.0"
 from .api import simulate
 from .geometry import Geometry, GeometryError, available_geometries, load_geometry
 from .io import write_root
+from .maps import ScanResult, plot_scan, scan, write_scan_root
 from .plotting import plot_ptz
 from .result import Result
 
 __all__ = [
     "Geometry", "GeometryError", "Result", "__version__", "available_geometries",
     "load_geometry", "plot_ptz", "simulate", "write_root",
+    "ScanResult", "plot_scan", "scan", "write_scan_root",
 ]

@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main", "parse_ctau_list", "parse_grid", "UsageError"]
+import numpy as np
+
+__all__ = ["GRID_HELP", "main", "parse_ctau_list", "parse_grid", "UsageError"]
 
 
 class UsageError(ValueError):
@@ -40,30 +42,60 @@ def parse_ctau_list(text: str) -> list[float]:
     return out
 
 
-def parse_grid(text: str, name: str) -> list[float]:
-    """Parse a grid: ``"a:b:n"`` (n values, linear), ``"a:b:n:log"`` (log-spaced) or a
-    comma-separated list ``"1,2,5"``."""
-    import numpy as np
+GRID_HELP = ("comma-separated numbers and ranges START:STOP:N (linear, ends included) or "
+             "START:STOP:N:log")
 
+
+def parse_grid(text: str, option: str, unit: str) -> np.ndarray:
+    """Parse a grid such as ``"1:280:56"``, ``"1e-4:1e6:101:log"`` or ``"10,50,100:300:5"``
+    into sorted, distinct floats (in the units given on the command line)."""
+    pts: list[float] = []
+    if not text.strip():
+        raise UsageError(f"{option}: empty grid ({GRID_HELP})")
+    for item in text.split(","):
+        item = item.strip()
+        parts = [p.strip() for p in item.split(":")]
+        if len(parts) == 1:
+            pts.append(_grid_number(parts[0], option, item))
+            continue
+        if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("lin", "log")):
+            raise UsageError(f"{option}: '{item}' is not a number or START:STOP:N[:log]")
+        a, b = _grid_number(parts[0], option, item), _grid_number(parts[1], option, item)
+        try:
+            n = int(parts[2])
+        except ValueError:
+            raise UsageError(f"{option}: '{item}': N = '{parts[2]}' is not a whole number"
+                             ) from None
+        if n < 1:
+            raise UsageError(f"{option}: '{item}': N must be >= 1")
+        if n > 1 and not a < b:
+            raise UsageError(f"{option}: '{item}': START must be smaller than STOP")
+        if len(parts) == 4 and parts[3] == "log":
+            if a <= 0:
+                raise UsageError(f"{option}: '{item}': a log range needs START > 0")
+            pts.extend(np.geomspace(a, b, n).tolist() if n > 1 else [a])
+        else:
+            pts.extend(np.linspace(a, b, n).tolist() if n > 1 else [a])
+    arr = np.sort(np.asarray(pts, dtype=float))
+    dup = np.flatnonzero(np.diff(arr) == 0)
+    if dup.size:
+        raise UsageError(f"{option}: {arr[dup[0]]:g} {unit} appears twice")
+    return arr
+
+
+def _grid_number(tok: str, option: str, item: str) -> float:
     try:
-        if ":" in text:
-            parts = text.split(":")
-            if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "lin")):
-                raise ValueError
-            a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
-            if n < 1 or not (math.isfinite(a) and math.isfinite(b)):
-                raise ValueError
-            if len(parts) == 4 and parts[3] == "log":
-                if a <= 0 or b <= 0:
-                    raise UsageError(f"{name}: '{text}': log grids need positive ends")
-                return list(np.geomspace(a, b, n))
-            return list(np.linspace(a, b, n))
-        return [float(t) for t in text.split(",")]
-    except UsageError:
-        raise
+        v = float(tok)
     except ValueError:
-        raise UsageError(f"{name}: '{text}': expected START:STOP:N[:log] or a comma-separated "
-                         "list of numbers") from None
+        raise UsageError(f"{option}: '{tok}' in '{item}' is not a number") from None
+    if math.isnan(v):
+        raise UsageError(f"{option}: '{item}': nan is not allowed")
+    if math.isinf(v) and option == "--ctau":
+        raise UsageError("--ctau: inf is not allowed in a scan (the c*tau axis is "
+                         "logarithmic); a large value such as 1e6 (m) is the stable limit")
+    if math.isinf(v):
+        raise UsageError(f"{option}: '{item}': must be finite")
+    return v
 
 
 def _positive_int(name: str):

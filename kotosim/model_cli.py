@@ -294,12 +294,12 @@ def _koto_scan(args: argparse.Namespace) -> int:
 
     opts = _options(args)
     try:
-        masses = parse_grid(args.masses, "masses")
-        eps_q = parse_grid(args.eps_q, "eps_q")
-        b68 = parse_grid(args.band68, "band68")
-        b95 = parse_grid(args.band95, "band95")
+        masses = parse_grid(args.masses, "--masses", "MeV")
+        eps_q = parse_grid(args.eps_q, "--eps-q", "")
     except UsageError as exc:
         raise _CliError(str(exc)) from None
+    b68 = [_number("band68", t) for t in args.band68.split(",")]
+    b95 = [_number("band95", t) for t in args.band95.split(",")]
     for name, b in (("band68", b68), ("band95", b95)):
         if len(b) != 2 or not 0 < b[0] < b[1]:
             raise _CliError(f"{name}: need two increasing positive values lo,hi")
