@@ -27,11 +27,15 @@ def experiment_key(name: str) -> int:
 
 def chunk_seeds(seed: int, experiment: str, channel: int, mass_index: int,
                 chunks: np.ndarray) -> np.ndarray:
-    """uint32 seeds for numba's generator, one per global chunk index in ``chunks``."""
+    """Initial xoshiro256+ states (:mod:`kotosim.kernels.rng`), shape ``(len(chunks), 4)``
+    uint64, one per global chunk index, from ``SeedSequence(seed, spawn_key=(experiment,
+    channel, mass_index, chunk))``."""
+    from .kernels.rng import new_state
+
     key = experiment_key(experiment)
-    return np.array([
+    return new_state(np.array([
         np.random.SeedSequence(seed, spawn_key=(key, channel, mass_index, int(c)))
-        .generate_state(1, dtype=np.uint32)[0] for c in chunks], dtype=np.int64)
+        .generate_state(4, dtype=np.uint64) for c in chunks], dtype=np.uint64).reshape(-1, 4))
 
 
 def n_chunks(n_events: int, chunk_size: int) -> int:

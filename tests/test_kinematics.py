@@ -16,17 +16,21 @@ from kotosim.kernels.kinematics import (
     isotropic_direction,
     two_body_momentum,
 )
+from kotosim.kernels.rng import new_state, uniform
+
+
+def _state(seed):
+    return new_state(np.random.SeedSequence(seed).generate_state(4, np.uint64))[0]
 
 
 @njit
-def _decays(n, seed, m_parent, m1, m2):
-    np.random.seed(seed)
+def _decays_kernel(n, rs, m_parent, m1, m2):
     out = np.empty((n, 13))
     for i in range(n):
-        p = 5000.0 * np.random.random()
-        ux, uy, uz = isotropic_direction()
+        p = 5000.0 * uniform(rs)
+        ux, uy, uz = isotropic_direction(rs)
         e = math.sqrt(p * p + m_parent * m_parent)
-        d = decay_two_body(p * ux, p * uy, p * uz, e, m_parent, m1, m2)
+        d = decay_two_body(rs, p * ux, p * uy, p * uz, e, m_parent, m1, m2)
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = p * ux, p * uy, p * uz, e
         for k in range(8):
             out[i, 4 + k] = d[k]
@@ -34,13 +38,20 @@ def _decays(n, seed, m_parent, m1, m2):
     return out
 
 
+def _decays(n, seed, m_parent, m1, m2):
+    return _decays_kernel(n, _state(seed), m_parent, m1, m2)
+
+
 @njit
-def _dirs(n, seed):
-    np.random.seed(seed)
+def _dirs_kernel(n, rs):
     out = np.empty((n, 3))
     for i in range(n):
-        out[i, 0], out[i, 1], out[i, 2] = isotropic_direction()
+        out[i, 0], out[i, 1], out[i, 2] = isotropic_direction(rs)
     return out
+
+
+def _dirs(n, seed):
+    return _dirs_kernel(n, _state(seed))
 
 
 def _mass(px, py, pz, e):

@@ -52,7 +52,8 @@ from numba import njit, prange
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
 from .propagation import decay_probability, intervals, union_intervals
-from .sampling import gauss_pair, truncated_exponential
+from .rng import gauss_pair, uniform
+from .sampling import truncated_exponential
 
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
 VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
@@ -140,30 +141,30 @@ class FlightConfig(NamedTuple):
 
 # ---------------------------------------------------------------------------- sources
 @njit(cache=True, fastmath=FASTMATH)
-def sample_xf(n: float) -> float:
+def sample_xf(rs: np.ndarray, n: float) -> float:
     """x_F in [0, 1) from dN/dx_F ~ (1 - x_F)^n (inverse CDF: 1 - (1 - u)^(1/(n+1)))."""
-    return 1.0 - (1.0 - np.random.random()) ** (1.0 / (n + 1.0))
+    return 1.0 - (1.0 - uniform(rs)) ** (1.0 / (n + 1.0))
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def sample_pt(a: float, b: float) -> float:
+def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
     """p_T from dN/dp_T ~ p_T exp(-a p_T - b p_T^2), exact.
 
     a > 0: Gamma(2, 1/a) proposal (sum of two exponentials), accepted with exp(-b p_T^2);
     a = 0: inverse CDF of the Gaussian form, p_T = sqrt(-ln(1 - u)/b)."""
     if a > 0.0:
         while True:
-            pt = -(math.log(1.0 - np.random.random()) + math.log(1.0 - np.random.random())) / a
-            if b <= 0.0 or np.random.random() <= math.exp(-b * pt * pt):
+            pt = -(math.log(1.0 - uniform(rs)) + math.log(1.0 - uniform(rs))) / a
+            if b <= 0.0 or uniform(rs) <= math.exp(-b * pt * pt):
                 return pt
-    return math.sqrt(-math.log(1.0 - np.random.random()) / b)
+    return math.sqrt(-math.log(1.0 - uniform(rs)) / b)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def sample_collider_pt(p0: float, n: float) -> float:
+def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
     p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
-    u = np.random.random()
+    u = uniform(rs)
     return p0 * math.sqrt((1.0 - u) ** (1.0 / (1.0 - n)) - 1.0)
 
 
@@ -182,25 +183,26 @@ def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: flo
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def sample_parent(cfg: FlightConfig) -> tuple[float, float, float, float, float, float]:
+def sample_parent(rs: np.ndarray, cfg: FlightConfig
+                  ) -> tuple[float, float, float, float, float, float]:
     """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
     if cfg.source == SRC_BEAM:
-        g1, g2 = gauss_pair()
+        g1, g2 = gauss_pair(rs)
         p = cfg.p_beam * (1.0 + cfg.p_spread * g1)
         tx = cfg.divergence * g2
-        ty = cfg.divergence * gauss_pair()[0] if cfg.divergence > 0.0 else 0.0
+        ty = cfg.divergence * gauss_pair(rs)[0] if cfg.divergence > 0.0 else 0.0
         nrm = math.sqrt(1.0 + tx * tx + ty * ty)
         return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
-    phi = 2.0 * math.pi * np.random.random()
+    phi = 2.0 * math.pi * uniform(rs)
     if cfg.source == SRC_TARGET:
-        xf = sample_xf(cfg.xf_power)
-        pt = sample_pt(cfg.pt_a, cfg.pt_b)
+        xf = sample_xf(rs, cfg.xf_power)
+        pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
         pz = fixed_target_pz(xf, pt, cfg.m_parent, cfg.e_beam, cfg.m_target)
         return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
     # SRC_COLLIDER: Gaussian rapidity, p_T independent; kept only inside eta_min..eta_max
     while True:
-        pt = sample_collider_pt(cfg.pt0, cfg.pt_n)
-        y = cfg.sigma_y * gauss_pair()[0]
+        pt = sample_collider_pt(rs, cfg.pt0, cfg.pt_n)
+        y = cfg.sigma_y * gauss_pair(rs)[0]
         mt = math.sqrt(cfg.m_parent * cfg.m_parent + pt * pt)
         pz = mt * math.sinh(y)
         if pt > 0.0:
@@ -210,20 +212,20 @@ def sample_parent(cfg: FlightConfig) -> tuple[float, float, float, float, float,
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def sample_vertex(cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
+def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
     """Path length s of the parent before it decays and the event weight."""
     lam = p / cfg.m_parent * cfg.ctau_parent
     if cfg.vertex == VTX_WINDOW:
-        return truncated_exponential(lam, (cfg.z_end - cfg.z_start) / dz)
+        return truncated_exponential(rs, lam, (cfg.z_end - cfg.z_start) / dz)
     if cfg.vertex == VTX_ABSORB:
         # decay (length lam) competes with absorption (length la): the first to happen is at
         # an exponential distance of length lam la/(lam + la); it is a decay with probability
         # la/(la + lam) (notes sec. 2c; inputs.md sec. 4)
         la = cfg.abs_length
         lc = lam * la / (lam + la)
-        s = -lc * math.log1p(-np.random.random())
+        s = -lc * math.log1p(-uniform(rs))
         return s, la / (la + lam)
-    s = -lam * math.log1p(-np.random.random())
+    s = -lam * math.log1p(-uniform(rs))
     return s, 1.0
 
 
@@ -286,11 +288,11 @@ def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, 
 
 # ---------------------------------------------------------------------------- NA62 selection
 @njit(cache=True, fastmath=FASTMATH)
-def _smear_track(p: float, px: float, py: float, pz: float, rel: float, th: float
+def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel: float, th: float
                  ) -> tuple[float, float, float]:
     """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
-    g1, g2 = gauss_pair()
-    g3 = gauss_pair()[0]
+    g1, g2 = gauss_pair(rs)
+    g3 = gauss_pair(rs)[0]
     tx = px / pz + th * g1
     ty = py / pz + th * g2
     q = p * (1.0 + rel * g3)
@@ -310,17 +312,17 @@ def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: fl
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def na62_select(cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float, vz: float,
-                kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
+def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float,
+                vz: float, kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float]:
     """pi+ in the STRAW chambers and LKr, 15 < p < 35 GeV/c and m^2_miss in R1 or R2, both
     from the smeared K+ (GTK) and pi+ (STRAW) momenta. Returns (passed, p_reco, m2_reco)."""
     if cfg.smear:
         pk = math.sqrt(kx * kx + ky * ky + kz * kz)
         ph = math.sqrt(hx * hx + hy * hy + hz * hz)
-        kx, ky, kz = _smear_track(pk, kx, ky, kz, cfg.res_pk, cfg.res_thk)
+        kx, ky, kz = _smear_track(rs, pk, kx, ky, kz, cfg.res_pk, cfg.res_thk)
         rel = math.sqrt(cfg.res_ppi_a ** 2 + (cfg.res_ppi_b * ph) ** 2)
-        rx, ry, rz = _smear_track(ph, hx, hy, hz, rel, cfg.res_thpi)
+        rx, ry, rz = _smear_track(rs, ph, hx, hy, hz, rel, cfg.res_thpi)
     else:
         rx, ry, rz = hx, hy, hz
     p_reco = math.sqrt(rx * rx + ry * ry + rz * rz)
@@ -392,11 +394,12 @@ def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curve: np.ndarray,
-           signal: np.ndarray, veto: np.ndarray, planes: np.ndarray, dau: np.ndarray,
+def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
+           ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray, planes: np.ndarray,
+           dau: np.ndarray,
            counts: np.ndarray, q: np.ndarray, curve: np.ndarray, hist: np.ndarray,
            rec: np.ndarray, rec_w: np.ndarray) -> None:
-    np.random.seed(seed)
+    rs = seed.copy()  # this chunk's xoshiro256+ state
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
@@ -414,12 +417,12 @@ def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curv
     for j in range(n):
         g = first + j
         # --- parent, its decay vertex and P -> h phi
-        x0, y0, z0, kx, ky, kz = sample_parent(cfg)
+        x0, y0, z0, kx, ky, kz = sample_parent(rs, cfg)
         pk = math.sqrt(kx * kx + ky * ky + kz * kz)
-        s, w = sample_vertex(cfg, pk, kz / pk)
+        s, w = sample_vertex(rs, cfg, pk, kz / pk)
         vx, vy, vz = x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk
         ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
-        d = decay_two_body(kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
+        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
         hx, hy, hz = d[0], d[1], d[2]
         fx, fy, fz, fe = d[4], d[5], d[6], d[7]
         pf = math.sqrt(fx * fx + fy * fy + fz * fz)
@@ -439,7 +442,7 @@ def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curv
         # --- lifetime-independent selection g
         p_reco, m2 = 0.0, 0.0
         if cfg.mode == MODE_NA62:
-            sel, p_reco, m2 = na62_select(cfg, planes, vx, vy, vz, kx, ky, kz, hx, hy, hz)
+            sel, p_reco, m2 = na62_select(rs, cfg, planes, vx, vy, vz, kx, ky, kz, hx, hy, hz)
         else:
             sel = False
             for r in range(msig):
@@ -449,7 +452,7 @@ def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curv
         for c in range(nd):
             dok[c] = False
             if cfg.mode != MODE_NA62 and cfg.m_phi > 2.0 * dau[c, 0]:
-                dd = decay_two_body(fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
+                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
                 for k in range(8):
                     dk[c, k] = dd[k]
                 dok[c] = True
@@ -494,7 +497,7 @@ def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curv
                     pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
                     if pr <= 0.0:
                         continue
-                    t = mg_s[r, 0] + truncated_exponential(lam, mg_s[r, 1] - mg_s[r, 0])[0]
+                    t = mg_s[r, 0] + truncated_exponential(rs, lam, mg_s[r, 1] - mg_s[r, 0])[0]
                     px_, py_, pz_ = vx + t * ux, vy + t * uy, vz + t * uz
                     for c in range(nd):
                         if dok[c] and daughters_hit(planes, px_, py_, pz_, dk[c],
@@ -505,7 +508,7 @@ def _chunk(cfg: FlightConfig, seed: int, chunk: int, ctau: np.ndarray, ctau_curv
                     _acc(q, k, i, w, a[k, i])
             # decay-point distribution (untruncated exponential), weight w g
             if fill and (sel or cfg.mode == MODE_LHCB) and lam < math.inf:
-                t = -lam * math.log1p(-np.random.random())
+                t = -lam * math.log1p(-uniform(rs))
                 v = vz + t * uz if cfg.hist_var == HIST_Z else t
                 b = _hist_bin(cfg, v, nbins)
                 if b >= 0:

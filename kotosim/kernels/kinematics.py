@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from ._flags import FASTMATH
+from .rng import uniform
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -30,10 +31,10 @@ def two_body_momentum(m_parent: float, m1: float, m2: float) -> float:
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def isotropic_direction() -> tuple[float, float, float]:
+def isotropic_direction(rs: np.ndarray) -> tuple[float, float, float]:
     """Unit vector uniformly distributed on the sphere (cos(theta) and phi uniform)."""
-    cost = 2.0 * np.random.random() - 1.0
-    phi = 2.0 * math.pi * np.random.random()
+    cost = 2.0 * uniform(rs) - 1.0
+    phi = 2.0 * math.pi * uniform(rs)
     sint = math.sqrt(max(0.0, 1.0 - cost * cost))
     return sint * math.cos(phi), sint * math.sin(phi), cost
 
@@ -58,14 +59,15 @@ def boost_to_lab(
 
 @njit(cache=True, fastmath=FASTMATH)
 def decay_two_body(
-    bpx: float, bpy: float, bpz: float, be: float, bm: float, m1: float, m2: float,
+    rs: np.ndarray, bpx: float, bpy: float, bpz: float, be: float, bm: float, m1: float, m2: float,
 ) -> tuple[float, float, float, float, float, float, float, float]:
-    """Isotropic two-body decay of a parent (lab four-momentum, mass ``bm``) into m1 + m2.
+    """Isotropic two-body decay of a parent (lab four-momentum, mass ``bm``) into m1 + m2,
+    drawing its direction from the generator state ``rs``.
 
     Returns the lab four-momenta (p1x, p1y, p1z, E1, p2x, p2y, p2z, E2) in MeV.
     """
     q = two_body_momentum(bm, m1, m2)
-    ux, uy, uz = isotropic_direction()
+    ux, uy, uz = isotropic_direction(rs)
     e1 = math.sqrt(q * q + m1 * m1)
     e2 = math.sqrt(q * q + m2 * m2)
     a = boost_to_lab(q * ux, q * uy, q * uz, e1, bpx, bpy, bpz, be, bm)

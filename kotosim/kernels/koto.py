@@ -17,7 +17,8 @@ from numba import njit, prange
 from ._flags import FASTMATH
 from .kinematics import boost_to_lab, decay_two_body, isotropic_direction
 from .propagation import decay_probability, intervals, union_intervals
-from .sampling import gauss_pair, sample_envelope, truncated_exponential
+from .rng import gauss_pair, uniform
+from .sampling import sample_envelope, truncated_exponential
 
 CHANNEL_PHI = 0      # K_L -> pi0 phi (two-body)
 CHANNEL_PINUNU = 1   # K_L -> pi0 nu nubar (three-body, vector form factor)
@@ -118,13 +119,13 @@ def spectrum_density(p: float, mu: float, sigma0: float, a: float, b: float) -> 
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_kl_momentum(cfg: KotoConfig, edges: np.ndarray, heights: np.ndarray,
+def sample_kl_momentum(rs: np.ndarray, cfg: KotoConfig, edges: np.ndarray, heights: np.ndarray,
                        prob: np.ndarray, alias: np.ndarray) -> float:
     """Exact draw from :func:`spectrum_density` by rejection under a piecewise-constant
     envelope whose heights bound f on each bin (checked when the envelope is built)."""
     while True:
-        p, h = sample_envelope(edges, heights, prob, alias)
-        if np.random.random() * h <= spectrum_density(p, cfg.mu, cfg.sigma0, cfg.a, cfg.b):
+        p, h = sample_envelope(rs, edges, heights, prob, alias)
+        if uniform(rs) * h <= spectrum_density(p, cfg.mu, cfg.sigma0, cfg.a, cfg.b):
             return p
 
 
@@ -142,7 +143,8 @@ def form_factor_weight(e_pi: float, m_k: float, m_pi: float, m_pi_ff: float,
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_pinunu_energy(m_k: float, m_pi: float, m_pi_ff: float, slope: float) -> float:
+def sample_pinunu_energy(rs: np.ndarray, m_k: float, m_pi: float, m_pi_ff: float,
+                         slope: float) -> float:
     """Pion energy in the K rest frame for K -> pi nu nubar, by rejection (exact)."""
     e_max = (m_k * m_k + m_pi * m_pi) / (2.0 * m_k)
     p_max = math.sqrt(e_max * e_max - m_pi * m_pi)
@@ -151,8 +153,8 @@ def sample_pinunu_energy(m_k: float, m_pi: float, m_pi_ff: float, slope: float) 
     fmax = 1.0 + slope * max(q2max, 0.0) / (m_pi_ff * m_pi_ff)
     bound = p_max ** 3 * fmax * fmax
     while True:
-        e = m_pi + (e_max - m_pi) * np.random.random()
-        if np.random.random() * bound <= form_factor_weight(e, m_k, m_pi, m_pi_ff, slope):
+        e = m_pi + (e_max - m_pi) * uniform(rs)
+        if uniform(rs) * bound <= form_factor_weight(e, m_k, m_pi, m_pi_ff, slope):
             return e
 
 
@@ -198,7 +200,7 @@ def reconstruct_pi0(e1: float, x1: float, y1: float, e2: float, x2: float, y2: f
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
+def sample_beam(rs: np.ndarray, cfg: KotoConfig) -> tuple[float, float, float, float]:
     """K_L origin (x, y) on the target and slopes (tx, ty) of its direction.
 
     x: flat on [tx_lo, tx_hi] with half-Gaussian tails of widths tx_slo / tx_shi outside;
@@ -209,10 +211,10 @@ def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
     c = math.sqrt(0.5 * math.pi)  # a half-Gaussian of sigma s has area s*sqrt(pi/2)
     flat = cfg.tx_hi - cfg.tx_lo
     tot = flat + c * (cfg.tx_slo + cfg.tx_shi)
-    n1, n2 = gauss_pair()
+    n1, n2 = gauss_pair(rs)
     x0 = 0.0
     if tot > 0.0:
-        r = np.random.random() * tot
+        r = uniform(rs) * tot
         if r < flat:
             x0 = cfg.tx_lo + r
         elif r < flat + c * cfg.tx_slo:
@@ -223,9 +225,9 @@ def sample_beam(cfg: KotoConfig) -> tuple[float, float, float, float]:
     if cfg.ty_sigma > 0.0:
         y0 = cfg.ty_sigma * n1
         while abs(y0) > cfg.ty_max:
-            y0 = cfg.ty_sigma * gauss_pair()[0]
-    cx = cfg.col_hx * (2.0 * np.random.random() - 1.0)
-    cy = cfg.col_hy * (2.0 * np.random.random() - 1.0)
+            y0 = cfg.ty_sigma * gauss_pair(rs)[0]
+    cx = cfg.col_hx * (2.0 * uniform(rs) - 1.0)
+    cy = cfg.col_hy * (2.0 * uniform(rs) - 1.0)
     return x0, y0, (cx - x0) / cfg.col_dist, (cy - y0) / cfg.col_dist
 
 
@@ -243,7 +245,8 @@ def in_signal_region(cfg: KotoConfig, z: float, pt: float) -> bool:
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def smear_photon(cfg: KotoConfig, e: float, x: float, y: float) -> tuple[float, float, float]:
+def smear_photon(rs: np.ndarray, cfg: KotoConfig, e: float, x: float,
+                 y: float) -> tuple[float, float, float]:
     """CsI response: sigma_E/E = const (+) stoch/sqrt(E/GeV), sigma_xy = pos/sqrt(E/GeV)
     [KOTO-MC, inputs.md sec. 2]. Energies in MeV."""
     if not cfg.smear:
@@ -251,8 +254,8 @@ def smear_photon(cfg: KotoConfig, e: float, x: float, y: float) -> tuple[float, 
     eg = e * 1e-3
     rel = math.sqrt(cfg.res_const ** 2 + cfg.res_stoch ** 2 / eg)
     sp = cfg.res_pos / math.sqrt(eg)
-    nx, ny = gauss_pair()
-    ne = gauss_pair()[0]  # the pair's second number is dropped (keeps the stream simple)
+    nx, ny = gauss_pair(rs)
+    ne = gauss_pair(rs)[0]  # the pair's second number is dropped (keeps the stream simple)
     return e * (1.0 + rel * ne), x + sp * nx, y + sp * ny
 
 
@@ -317,12 +320,12 @@ def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: np.ndarray,
+def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, heights: np.ndarray,
            prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray, vetoes: np.ndarray,
            counts: np.ndarray,
            sig: np.ndarray, sel: np.ndarray, region: np.ndarray, ptz: np.ndarray,
            egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
-    np.random.seed(seed)
+    rs = seed.copy()  # this chunk's xoshiro256+ state
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
@@ -336,40 +339,40 @@ def _chunk(cfg: KotoConfig, seed: int, chunk: int, edges: np.ndarray, heights: n
         g = first + j
         stage = 0
         # --- K_L at the beam exit: momentum and direction inside the pencil beam
-        p = sample_kl_momentum(cfg, edges, heights, prob, alias)
-        x0, y0, tx, ty = sample_beam(cfg)
+        p = sample_kl_momentum(rs, cfg, edges, heights, prob, alias)
+        x0, y0, tx, ty = sample_beam(rs, cfg)
         norm = math.sqrt(1.0 + tx * tx + ty * ty)
         dx, dy, dz = tx / norm, ty / norm, 1.0 / norm
         ex = x0 + tx * (cfg.exit_z - cfg.target_z)
         ey = y0 + ty * (cfg.exit_z - cfg.target_z)
         # --- decay vertex: exponential law from the exit, truncated to the generation range
         lam_k = p / cfg.m_k * cfg.ctau_k
-        s, wk = truncated_exponential(lam_k, (cfg.z_gen_max - cfg.exit_z) * norm)
+        s, wk = truncated_exponential(rs, lam_k, (cfg.z_gen_max - cfg.exit_z) * norm)
         vx, vy, vz = ex + s * dx, ey + s * dy, cfg.exit_z + s * dz
         ek = math.sqrt(p * p + cfg.m_k * cfg.m_k)
         kx, ky, kz = p * dx, p * dy, p * dz
         # --- K_L -> pi0 X
         if cfg.channel == CHANNEL_PHI:
-            d = decay_two_body(kx, ky, kz, ek, cfg.m_k, cfg.m_pi0, cfg.m_x)
+            d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_k, cfg.m_pi0, cfg.m_x)
             pix, piy, piz, pie = d[0], d[1], d[2], d[3]
             xx, xy, xz, xe = d[4], d[5], d[6], d[7]
         else:
-            epi = sample_pinunu_energy(cfg.m_k, cfg.m_pi0, cfg.m_pi_ff, cfg.ff_slope)
+            epi = sample_pinunu_energy(rs, cfg.m_k, cfg.m_pi0, cfg.m_pi_ff, cfg.ff_slope)
             q = math.sqrt(epi * epi - cfg.m_pi0 * cfg.m_pi0)
-            ux, uy, uz = isotropic_direction()
+            ux, uy, uz = isotropic_direction(rs)
             pix, piy, piz, pie = boost_to_lab(q * ux, q * uy, q * uz, epi,
                                               kx, ky, kz, ek, cfg.m_k)
             xx, xy, xz, xe = kx - pix, ky - piy, kz - piz, ek - pie
         # --- pi0 -> gamma gamma (isotropic); the pi0 flight (c tau = 25 nm) is neglected
-        gg = decay_two_body(pix, piy, piz, pie, cfg.m_pi0, 0.0, 0.0)
+        gg = decay_two_body(rs, pix, piy, piz, pie, cfg.m_pi0, 0.0, 0.0)
         ok1, h1x, h1y = _hit(cfg, vx, vy, vz, gg[0], gg[1], gg[2])
         ok2, h2x, h2y = _hit(cfg, vx, vy, vz, gg[4], gg[5], gg[6])
         e1, x1, y1, e2, x2, y2 = gg[3], h1x, h1y, gg[7], h2x, h2y
         zr, ptr = 0.0, 0.0
         if ok1 and ok2:
             stage = 1
-            e1, x1, y1 = smear_photon(cfg, gg[3], h1x, h1y)
-            e2, x2, y2 = smear_photon(cfg, gg[7], h2x, h2y)
+            e1, x1, y1 = smear_photon(rs, cfg, gg[3], h1x, h1y)
+            e2, x2, y2 = smear_photon(rs, cfg, gg[7], h2x, h2y)
             stage += photon_cuts(cfg, e1, x1, y1, e2, x2, y2)
             if stage == 3:
                 okr, zr, ptr = reconstruct_pi0(e1, x1, y1, e2, x2, y2, cfg.z_csi, cfg.m_pi0)

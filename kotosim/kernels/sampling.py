@@ -1,8 +1,8 @@
 """Random sampling kernels.
 
-Random numbers come from numba's per-thread generator (``np.random`` inside ``@njit``), which
-each chunk seeds at its start (DESIGN.md principle 4), so results do not depend on which
-thread runs a chunk.
+Random numbers come from :mod:`kotosim.kernels.rng` (xoshiro256+): every sampling function
+takes the generator state ``rs`` of the chunk it works for (DESIGN.md principle 4), so results
+do not depend on which thread runs a chunk.
 """
 
 from __future__ import annotations
@@ -13,16 +13,11 @@ import numpy as np
 from numba import njit
 
 from ._flags import FASTMATH
+from .rng import gauss_pair, uniform  # noqa: F401  (gauss_pair re-exported)
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def seed(s: int) -> None:
-    """Seed the calling thread's numba generator (call at the start of every chunk)."""
-    np.random.seed(s)
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def truncated_exponential(lam: float, s_max: float) -> tuple[float, float]:
+def truncated_exponential(rs: np.ndarray, lam: float, s_max: float) -> tuple[float, float]:
     """Sample s in [0, s_max] from exp(-s/lam) truncated to that range.
 
     Returns ``(s, p)`` with ``p = 1 - exp(-s_max/lam)``, the probability of the untruncated
@@ -32,21 +27,11 @@ def truncated_exponential(lam: float, s_max: float) -> tuple[float, float]:
     if not lam > 0.0:
         return 0.0, 1.0
     p = -math.expm1(-s_max / lam)
-    u = np.random.random()
+    u = uniform(rs)
     s = -lam * math.log1p(-u * p)
     if s > s_max:
         s = s_max
     return s, p
-
-
-@njit(cache=True, fastmath=FASTMATH)
-def gauss_pair() -> tuple[float, float]:
-    """Two independent standard normal numbers (Box-Muller; Box & Muller, Ann. Math. Stat.
-    29 (1958) 610), at the cost of one log, one sqrt and one sin/cos pair."""
-    u1 = 1.0 - np.random.random()  # in (0, 1]
-    r = math.sqrt(-2.0 * math.log(u1))
-    t = 2.0 * math.pi * np.random.random()
-    return r * math.cos(t), r * math.sin(t)
 
 
 def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,14 +54,14 @@ def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True, fastmath=FASTMATH)
 def sample_envelope(
-    edges: np.ndarray, heights: np.ndarray, prob: np.ndarray, alias: np.ndarray,
+    rs: np.ndarray, edges: np.ndarray, heights: np.ndarray, prob: np.ndarray, alias: np.ndarray,
 ) -> tuple[float, float]:
     """Draw x from the piecewise-constant envelope with bin ``edges`` and ``heights``, whose
     bins are picked with the alias table (``prob``, ``alias``) of the bin areas.
     Returns ``(x, height_at_x)``."""
-    u = np.random.random() * prob.size
+    u = uniform(rs) * prob.size
     k = min(int(u), prob.size - 1)
     if u - k >= prob[k]:
         k = alias[k]
-    x = edges[k] + (edges[k + 1] - edges[k]) * np.random.random()
+    x = edges[k] + (edges[k + 1] - edges[k]) * uniform(rs)
     return x, heights[k]
