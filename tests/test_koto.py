@@ -179,3 +179,20 @@ def test_massless_phi_and_kinematic_limit():
     assert r.acceptance["phi_per_kl_exit"][0] > 0
     with pytest.raises(ValueError, match="mass"):
         kotosim.simulate("koto", mass=C.M_KL - C.M_PI0 + 0.01, n_events=10)
+
+
+def test_tiny_survival_is_exact_not_rounded_to_zero():
+    """m = 250 MeV, c tau = 1 cm: survival ~exp(-50) must not round to 0 (1 - P does). For a
+    phi born inside the detector volume and leaving the veto regions at path length L2 with
+    no gap, the weight is exactly w_KL exp(-L2 m/(p c tau))."""
+    r = kotosim.simulate("koto", mass=250.0, ctau=[10.0], n_events=100_000, seed=8,
+                         reference=False, hists=False, sample_size=100_000)
+    s = r.sample
+    sel = ak.to_numpy(s.stage) == 6
+    w = ak.to_numpy(s.weight[:, 0])[sel]
+    assert r.acceptance["phi_per_kl_exit"][0] > 0 and np.all(w > 0)
+    lam = ak.to_numpy(s.x.p)[sel] / 250.0 * 10.0
+    expect = ak.to_numpy(s.w_kl)[sel] * np.exp(-ak.to_numpy(s.x_l2)[sel] / lam)
+    rel = np.abs(w / expect - 1.0)
+    assert np.all(w >= expect * (1 - 1e-9))  # gaps only add survival
+    assert np.median(rel) < 1e-9

@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
-from .propagation import decay_probability, intervals, union_intervals
+from .propagation import decay_probability, intervals, survival_outside, union_intervals
 from .rng import gauss_pair, uniform
 from .sampling import truncated_exponential
 
@@ -357,21 +357,6 @@ def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
 
 
 # ---------------------------------------------------------------------------- the event loop
-@njit(cache=True, fastmath=FASTMATH)
-def survival_outside(mg: np.ndarray, m: int, lam: float) -> float:
-    """Probability NOT to decay inside the ``m`` disjoint sorted intervals ``mg``, summed over
-    the complement [0, a_1], [b_1, a_2], ..., [b_m, inf) so that it stays exact when it is
-    tiny (1 - P would round to 0)."""
-    if m == 0 or lam == math.inf:
-        return 1.0
-    s = decay_probability(0.0, mg[0, 0], lam)
-    for r in range(m - 1):
-        s += decay_probability(mg[r, 1], mg[r + 1, 0], lam)
-    if lam > 0.0:
-        s += math.exp(-mg[m - 1, 1] / lam)
-    return min(s, 1.0)
-
-
 @njit(cache=True, fastmath=FASTMATH)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     wa = w * a

@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from ._flags import FASTMATH
 from .kinematics import boost_to_lab, decay_two_body, isotropic_direction
-from .propagation import decay_probability, intervals, union_intervals
+from .propagation import decay_probability, intervals, survival_outside, union_intervals
 from .rng import gauss_pair, uniform
 from .sampling import sample_envelope, truncated_exponential
 
@@ -400,12 +400,10 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     l1, l2 = merged[0, 0], merged[m - 1, 1]
                 for i in range(nct):
                     lam = px_ / cfg.m_x * ctau[i]
-                    ptot = 0.0
-                    for r in range(m):
-                        ptot += decay_probability(merged[r, 0], merged[r, 1], lam)
                     for r in range(nv):
                         pv[r, i] = decay_probability(iv[r, 0], iv[r, 1], lam)
-                    w[i] = wk * max(0.0, 1.0 - ptot)
+                    # survival summed over the gaps: exact even when it is ~exp(-50)
+                    w[i] = wk * survival_outside(merged, m, lam)
             else:
                 for r in range(nv):
                     for i in range(nct):

@@ -171,3 +171,18 @@ def union_probability(merged: np.ndarray, m: int, lam: float) -> float:
     for i in range(m):
         p += decay_probability(merged[i, 0], merged[i, 1], lam)
     return p
+
+
+@njit(cache=True)
+def survival_outside(mg: np.ndarray, m: int, lam: float) -> float:
+    """Probability NOT to decay inside the ``m`` disjoint sorted intervals ``mg``, summed over
+    the complement [0, a_1], [b_1, a_2], ..., [b_m, inf) so that it stays exact when it is
+    tiny (1 - P would round to 0)."""
+    if m == 0 or lam == math.inf:
+        return 1.0
+    s = decay_probability(0.0, mg[0, 0], lam)
+    for r in range(m - 1):
+        s += decay_probability(mg[r, 1], mg[r + 1, 0], lam)
+    if lam > 0.0:
+        s += math.exp(-mg[m - 1, 1] / lam)
+    return min(s, 1.0)
