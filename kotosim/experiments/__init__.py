@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import constants as C
-from . import charm, koto, lhcb, na62
+from . import _flight, charm, koto, lhcb, na62
 
 
 @dataclass(frozen=True)
@@ -47,16 +47,19 @@ def _koto_plot(result, path, index=0):
     return plot_ptz(result, path, index)
 
 
+def _flight_experiment(mod) -> Experiment:
+    """An experiment run by the shared decay-in-flight kernel (module with ``simulate``,
+    ``scan_block``, ``scan_finish``, ``MAX_MASS`` [MeV] and ``MASS_NOTE``)."""
+    return Experiment(mod.__name__.rsplit(".", 1)[1], mod.simulate,
+                      lambda geo, m=mod.MAX_MASS: m, mod.MASS_NOTE, _flight.plot,
+                      mod.scan_block, mod.scan_finish, None)
+
+
 _REGISTRY: dict[str, Experiment] = {
     "koto": Experiment("koto", koto.simulate, lambda geo: C.M_KL - C.M_PI0,
                        "K_L -> pi0 phi needs mass < m_KL - m_pi0", _koto_plot,
                        koto.scan_block, koto.scan_finish, koto.reference_block),
-    "na62": Experiment("na62", na62.simulate, na62.max_mass, na62.MASS_NOTE, na62.plot,
-                       na62.scan_block, na62.scan_finish, None),
-    "lhcb": Experiment("lhcb", lhcb.simulate, lhcb.max_mass, lhcb.MASS_NOTE, lhcb.plot,
-                       lhcb.scan_block, lhcb.scan_finish, None),
-    "charm": Experiment("charm", charm.simulate, charm.max_mass, charm.MASS_NOTE, charm.plot,
-                        charm.scan_block, charm.scan_finish, None),
+    **{m.__name__.rsplit(".", 1)[1]: _flight_experiment(m) for m in (na62, lhcb, charm)},
 }
 
 

@@ -365,12 +365,3 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         experiment=geo.experiment, variant=geo.variant, mass=float(mass), ctau=ctau,
         n_events=int(n_events), seed=int(seed), acceptance=acc, error=err, cutflow=flows,
         hists=h, sample=sample, config=config, descriptions=desc)
-
-
-def max_mass(geo: Geometry) -> float:
-    return MAX_MASS
-
-
-def plot(result: Result, path, index: int = 0):
-    return _flight.plot(result, path, index)
-

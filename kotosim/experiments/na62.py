@@ -219,11 +219,3 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         cutflow={"K+ -> pi+ phi": [("K+ entering FV", 1.0), ("K+ decays in FV", pdec),
                                    ("pi+ selected", pdec * eps)]},
         hists=h, sample=sample, config=config, descriptions=desc)
-
-
-def max_mass(geo: Geometry) -> float:
-    return MAX_MASS
-
-
-def plot(result: Result, path, index: int = 0):
-    return _flight.plot(result, path, index)
