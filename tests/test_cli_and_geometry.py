@@ -83,10 +83,26 @@ def test_user_copy_of_geometry_runs(tmp_path):
     assert g["csi.z_face"] == 6200.0
 
 
-def test_every_value_has_unit_and_source():
-    g = kotosim.load_geometry("koto")
+@pytest.mark.parametrize("name", kotosim.available_geometries())
+def test_every_value_has_unit_and_source(name):
+    g = kotosim.load_geometry(name)
     missing = [k for k, s in g.sources.items() if not s.strip()]
     assert not missing
+
+
+@pytest.mark.parametrize("name", kotosim.available_geometries())
+def test_each_geometry_rejects_a_missing_key(name, tmp_path):
+    text = Path(str(_geometry_dir().joinpath(f"{name}.toml"))).read_text()
+    g = kotosim.load_geometry(name)
+    key = next(k for k, s in g.sources.items() if s != "default" and k.count(".") == 1)
+    section, leaf = key.split(".")
+    lines = text.splitlines()
+    start = lines.index(f"[{section}]")
+    i = next(j for j in range(start + 1, len(lines)) if lines[j].startswith(f"{leaf} ="))
+    p = tmp_path / "g.toml"
+    p.write_text("\n".join(lines[:i] + lines[i + 1:]))
+    with pytest.raises(GeometryError, match=f"'{key}' is missing"):
+        kotosim.load_geometry(p)
 
 
 def test_console_script_no_traceback(tmp_path):
