@@ -57,17 +57,17 @@ class Result:
     def table(self) -> str:
         """Plain-text acceptance table (one row per cτ)."""
         names = list(self.acceptance)
-        head = f"{'ctau [m]':>10} " + " ".join(f"{n:>24}" for n in names)
+        width = max(len(n) for n in names) if names else 10
+        cts = ["inf" if not np.isfinite(ct) else f"{ct / 1000.0:.4g} m" for ct in self.ctau]
         lines = [f"{self.experiment}: m_phi = {self.mass:g} MeV, {self.n_events} events "
-                 f"per channel, seed {self.seed}", head]
-        for i, ct in enumerate(self.ctau):
-            cts = "inf" if not np.isfinite(ct) else f"{ct / 1000.0:.4g}"
+                 f"per channel, seed {self.seed}",
+                 f"{'c*tau':<{width}} " + " ".join(f"{c:>21}" for c in cts)]
+        for n in names:
             cells = []
-            for n in names:
-                v, e = self.acceptance[n][i], self.error[n][i]
+            for v, e in zip(self.acceptance[n], self.error[n], strict=True):
                 cell = f"{v:.4e} ± {e:.1e}" if np.isfinite(e) and e > 0 else f"{v:.4e}"
-                cells.append(cell.rjust(24))
-            lines.append(f"{cts:>10} " + " ".join(cells))
+                cells.append(cell.rjust(21))
+            lines.append(f"{n:<{width}} " + " ".join(cells))
         if self.descriptions:
             lines.append("")
             lines += [f"  {n}: {d}" for n, d in self.descriptions.items()]
