@@ -168,7 +168,7 @@ def plot(result: Result, path: str | Path, index: int = 0) -> Path:
     plt, _ = _style()
     cfg = result.config
     main = cfg["main_key"]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 7))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(18, 7), layout="constrained")
     cv = cfg.get("acceptance_curve")
     if cv:
         x = np.array(cv["ctau_mm"]) / 1000.0
@@ -186,7 +186,7 @@ def plot(result: Result, path: str | Path, index: int = 0) -> Path:
     ax1.set_xscale("log")
     ax1.set_yscale("log")
     ax1.set_xlabel(r"$c\tau_\phi$ [m]")
-    ax1.set_ylabel(cfg.get("main_label", main))
+    ax1.set_ylabel(cfg.get("main_label", main), fontsize=18)
     ax1.legend(fontsize=12)
     pos = [v for v in ax1.get_lines()[0].get_ydata() if v > 0] if cv else []
     if pos:
@@ -203,7 +203,7 @@ def plot(result: Result, path: str | Path, index: int = 0) -> Path:
         if cfg.get("hist_log"):
             ax2.set_xscale("log")
         ax2.set_xlabel(h.axes[0].label)
-        ax2.set_ylabel("decays per parent, per bin")
+        ax2.set_ylabel("decays per parent, per bin", fontsize=18)
         c = result.ctau[index]
         ctl = r"$c\tau=\infty$" if not math.isfinite(c) else rf"$c\tau={c / 1000:g}$ m"
         ax2.set_title(ctl, fontsize=14)
