@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["survival", "effective_length", "effective_momentum", "compare", "decay_in",
-           "compare_decay"]
+           "compare_decay", "scan_entry"]
 
 
 def survival(mass: float, ctau: np.ndarray, length: float, momentum: float) -> np.ndarray:
@@ -131,3 +131,12 @@ def compare_decay(mass: float, ctau: np.ndarray, acc: np.ndarray, err: np.ndarra
     errs = {"analytic": np.zeros_like(ana), "sim_over_analytic": er,
             "L_eff_mm": np.full_like(ana, np.nan), "p_eff_MeV": np.full_like(ana, np.nan)}
     return vals, errs
+
+
+def scan_entry(acc: np.ndarray, err: np.ndarray, ana: dict[str, np.ndarray],
+               ana_err: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-mass dict every experiment's ``scan_finish`` returns (arrays over cτ):
+    ``acceptance``, ``error``, ``analytic``, ``sim_over_analytic`` and its error."""
+    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
+            "sim_over_analytic": ana["sim_over_analytic"],
+            "sim_over_analytic_error": ana_err["sim_over_analytic"]}

@@ -14,6 +14,7 @@ from .. import engine
 from ..geometry import Geometry, GeometryError
 from ..kernels import flight as F
 from ..result import Result
+from ._common import sample_columns
 
 # the fine c tau grid [mm] of the acceptance curve drawn in the plots (1e-4 m ... 1e6 m)
 CTAU_CURVE = np.logspace(-1, 9, 41)
@@ -129,20 +130,12 @@ def histograms(tot: dict[str, np.ndarray], cfg: F.FlightConfig, name: str, label
 def sample_array(rec: np.ndarray, rec_w: np.ndarray, parent: str, h: str):
     """Event-sample rows as an awkward Array of records; particles are vector Momentum4D."""
     import awkward as ak
-    import vector
 
-    vector.register_awkward()
-    col = {n: rec[:, i] for i, n in enumerate(F.REC_FIELDS)}
-
-    def p4(prefix: str):
-        return ak.zip({"px": col[f"{prefix}_px"], "py": col[f"{prefix}_py"],
-                       "pz": col[f"{prefix}_pz"], "E": col[f"{prefix}_e"]},
-                      with_name="Momentum4D")
+    col, p4, vertex = sample_columns(rec, F.REC_FIELDS)
 
     return ak.zip({
         "parent": p4("parent"),
-        "vertex": ak.zip({"x": col["vtx_x"], "y": col["vtx_y"], "z": col["vtx_z"]},
-                         with_name="Vector3D"),
+        "vertex": vertex(),
         "h": p4("h"), "phi": p4("phi"),
         "h_p_reco": col["h_p_reco"], "m2miss_reco": col["m2miss_reco"],
         "w_parent": col["w_parent"], "selected": col["selected"].astype(np.int32),

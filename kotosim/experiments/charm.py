@@ -248,9 +248,7 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     if main is not None:
         a1, e1 = _flight.quantity(main, F.Q_SIGNAL, False)
         ana, ana_err = _analytic(geo, mass, ctau, main, a1, e1)
-    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
-            "sim_over_analytic": ana["sim_over_analytic"],
-            "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+    return analytic.scan_entry(acc, err, ana, ana_err)
 
 
 def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,

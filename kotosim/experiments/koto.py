@@ -18,6 +18,7 @@ from ..geometry import Geometry, GeometryError, Spec, register_check, register_s
 from ..kernels import koto as K
 from ..kernels.sampling import alias_table
 from ..result import Result, ratio_error
+from ._common import sample_columns
 
 L, E, A, N = "length", "energy", "angle", "1"
 BIG = 1e9
@@ -238,20 +239,12 @@ def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str
 def sample_array(rec: np.ndarray, rec_w: np.ndarray, channel: str):
     """Event-sample rows as an awkward Array of records; particles are vector Momentum4D."""
     import awkward as ak
-    import vector
 
-    vector.register_awkward()
-    col = {n: rec[:, i] for i, n in enumerate(K.REC_FIELDS)}
-
-    def p4(prefix: str):
-        return ak.zip({"px": col[f"{prefix}_px"], "py": col[f"{prefix}_py"],
-                       "pz": col[f"{prefix}_pz"], "E": col[f"{prefix}_e"]},
-                      with_name="Momentum4D")
+    col, p4, vertex = sample_columns(rec, K.REC_FIELDS)
 
     return ak.zip({
         "p_kl": col["p_kl"],
-        "vertex": ak.zip({"x": col["vtx_x"], "y": col["vtx_y"], "z": col["vtx_z"]},
-                         with_name="Vector3D"),
+        "vertex": vertex(),
         "x": p4("x"), "pi0": p4("pi0"), "g1": p4("g1"), "g2": p4("g2"),
         "hits": ak.zip({n: col[n] for n in ("g1_x", "g1_y", "g2_x", "g2_y", "g1_e_reco",
                                              "g1_x_reco", "g1_y_reco", "g2_e_reco",
@@ -305,9 +298,7 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     a_exit, e_exit, _, _ = acceptances(tot)
     ana, ana_err = analytic.compare(mass, ctau, a_exit, e_exit, acceptances_stable(tot),
                                     geo["analytic.length"], geo["analytic.momentum"])
-    out = {"acceptance": a_exit, "error": e_exit, "analytic": ana["analytic"],
-           "sim_over_analytic": ana["sim_over_analytic"],
-           "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+    out = analytic.scan_entry(a_exit, e_exit, ana, ana_err)
     if ref is not None:
         r_exit, r_err, _, _ = acceptances(ref)
         out["ratio_reference"] = a_exit / r_exit[0] if r_exit[0] > 0 else np.zeros_like(a_exit)

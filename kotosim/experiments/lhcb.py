@@ -127,9 +127,7 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     """Prompt probability of B0 -> K*0 phi over the c tau grid and the seed formula."""
     acc, err = _flight.quantity(tot, F.Q_MAIN, decay=False)
     ana, ana_err = _analytic(geo, mass, ctau, acc, err)
-    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
-            "sim_over_analytic": ana["sim_over_analytic"],
-            "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+    return analytic.scan_entry(acc, err, ana, ana_err)
 
 
 def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,

@@ -141,9 +141,7 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     """Invisible-phi acceptance per K+ decay in the fiducial volume over the c tau grid."""
     acc, err = _flight.quantity(tot, F.Q_MAIN, decay=True)
     ana, ana_err = _analytic(geo, mass, ctau, tot, acc, err)
-    return {"acceptance": acc, "error": err, "analytic": ana["analytic"],
-            "sim_over_analytic": ana["sim_over_analytic"],
-            "sim_over_analytic_error": ana_err["sim_over_analytic"]}
+    return analytic.scan_entry(acc, err, ana, ana_err)
 
 
 def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_events: int,
