@@ -180,7 +180,7 @@ class ScanResult:
             storage=hist.storage.Weight(), name=name,
             label=f"{self.name}: {_MAP_TITLES.get(name, name)}")
         v = h.view(flow=False)
-        v["value"], v["variance"] = _finite(self.values[name]), _finite(self.errors[name]) ** 2
+        v["value"], v["variance"] = _finite(self.values[name]), _variance(self.errors[name])
         return h
 
     def curve(self, name: str, mass_index: int):
@@ -193,12 +193,20 @@ class ScanResult:
                             f"m_phi = {self.masses[mass_index]:g} MeV")
         v = h.view(flow=False)
         v["value"] = _finite(self.values[name][mass_index])
-        v["variance"] = _finite(self.errors[name][mass_index]) ** 2
+        v["variance"] = _variance(self.errors[name][mass_index])
         return h
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(a), a, 0.0)
+
+
+def _variance(err: np.ndarray) -> np.ndarray:
+    """err^2 for the sumw2 of a histogram; undefined errors -> 0, and errors whose square
+    overflows (ratios to a formula that underflowed, ~1e200) -> the largest double."""
+    e = _finite(err)
+    with np.errstate(over="ignore"):
+        return np.minimum(e * e, np.finfo(float).max)
 
 
 # ---------------------------------------------------------------------------------------------
