@@ -68,6 +68,7 @@ PHI_PDG = 54
 
 INSTALL_HINT = "pip install 'kotosim[hepmc]' (or pip install 'pyhepmc>=2.13')"
 SUFFIXES = (".hepmc3", ".hepmc")
+PROMPT_CTAU = 1e-3  # mm: a mother without a <name>_vertex field must decay within 1 um
 
 # the KOTO photons are the pi0's daughters (names kept from the sample)
 _MOTHER_ALIAS = {"g1": "pi0", "g2": "pi0"}
@@ -171,6 +172,18 @@ def _pdg_mass(code: int) -> float:
     return 0.0 if m is None else float(m)
 
 
+def _ctau(code: int) -> float:
+    """c tau [mm] from the ``particle`` package; inf for a code it does not know (phi)."""
+    from particle import Particle
+    from particle.particle import ParticleNotFound
+
+    try:
+        ct = Particle.from_pdgid(code).ctau
+    except ParticleNotFound:
+        return math.inf
+    return math.inf if ct is None else float(ct)
+
+
 def _mass_ok(p: np.ndarray, m: float, present: np.ndarray) -> np.ndarray:
     """Invariant mass of the four-vectors equal to m within float precision (per event)."""
     m2 = _mass2(p)
@@ -225,6 +238,8 @@ class _Sample:
                          for m in ["parent", *self.names]}
         if "parent" not in self.names:
             roots = self.children["parent"]
+            if not roots:
+                raise HepMCError("the event sample has neither a 'parent' field nor its products")
             self.p["parent"] = sum(np.where(self.present[r][:, None], self.p[r], 0.0)
                                    for r in roots)
             self.present["parent"] = np.ones(self.n, dtype=bool)
@@ -319,13 +334,12 @@ class _Sample:
         return out
 
     # ------------------------------------------------------------------------ checks
-    def check_conservation(self) -> None:
-        """Four-momentum conserved at every decay (relative 1e-7 of the mother's energy)."""
+    def check(self) -> None:
+        """Four-momentum conserved at every decay (relative 1e-7 of the mother's energy) and a
+        finite decay point for every decay (given unless the mother is prompt)."""
         for m, kids in self.children.items():
             if not kids:
                 continue
-            if m == "parent" and "parent" not in self.names:
-                continue  # the parent is the sum of its products by construction
             any_kid = np.zeros(self.n, dtype=bool)
             tot = np.zeros((self.n, 4))
             for d in kids:
@@ -338,17 +352,26 @@ class _Sample:
                 i = int(np.argmax(bad))
                 raise HepMCError(
                     f"four-momentum not conserved at the decay of '{m}' into "
-                    f"{', '.join(kids)} (event {i}, off by {diff[i]:.3g} MeV): a daughter of "
-                    f"'{m}' must be a field named '{m}_<name>'")
-            if m != "parent" and m not in self.vertex:
-                continue
-            if m != "parent":
+                    f"{', '.join(kids)} (event {i}, off by {diff[i]:.3g} MeV): daughters of a "
+                    "particle P must be fields named 'P_<name>' (e.g. phi_e1); other particles "
+                    "are taken as the parent's products")
+            if m == "parent" or m in self.vertex:
                 xyz = self.vertex[m][0]
-                nan = act & ~np.isfinite(xyz).all(axis=1)
-                if np.any(nan):
-                    i = int(np.argmax(nan))
-                    raise HepMCError(f"'{m}_vertex' is not finite in event {i} although "
-                                     f"'{m}' has daughters there")
+            else:  # no decay point given: only a prompt decay (pi0, c tau = 25 nm) is right
+                slow = [int(c) for c in np.unique(np.abs(self.pdg[m][act]))
+                        if _ctau(int(c)) >= PROMPT_CTAU]
+                if slow:
+                    raise HepMCError(
+                        f"particle '{m}' (PDG {slow[0]}) decays in the sample but there is no "
+                        f"'{m}_vertex' field (its decay point x, y, z in mm); only particles "
+                        f"with c*tau < {PROMPT_CTAU * 1e3:g} um decay where they are produced")
+                continue
+            nan = act & ~np.isfinite(xyz).all(axis=1)
+            if np.any(nan):
+                i = int(np.argmax(nan))
+                name = "vertex" if m == "parent" else f"{m}_vertex"
+                raise HepMCError(f"'{name}' is not finite in event {i} although '{m}' has "
+                                 "daughters there")
 
 
 # ---------------------------------------------------------------------------- writing
@@ -388,7 +411,7 @@ def write_hepmc(result: Result, path: str | Path, ctau_index: int | None = None,
     if smp.weights.shape[1] != nct:
         raise HepMCError(f"the sample has {smp.weights.shape[1]} weights per event but the "
                          f"result {nct} ctau values")
-    smp.check_conservation()
+    smp.check()
     cols = list(range(nct)) if ctau_index is None else [int(ctau_index)]
     names = _weight_names(np.asarray(result.ctau, dtype=float))
     run = _run_info(hp, result, smp, [names[c] for c in cols], phi_pdg)

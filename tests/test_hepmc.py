@@ -222,6 +222,11 @@ def test_daughters_not_named_after_their_mother_are_refused(tmp_path):
     (lambda r: setattr(r, "sample", None), "no event sample"),
     (lambda r: setattr(r, "experiment", "koto"), "mass"),  # a K+ sample labelled KOTO
     (lambda r: setattr(r, "mass", 200.0), "'phi'"),        # phi mass not the result's
+    (lambda r: setattr(r, "sample", r.sample[[f for f in r.sample.fields if f != "phi_vertex"]]),
+     "no 'phi_vertex' field"),                              # phi decays, but where?
+    (lambda r: setattr(r, "sample", ak.with_field(r.sample, np.full(len(r.sample), np.nan),
+                                                  ["phi_vertex", "x"])),
+     "'phi_vertex' is not finite"),
 ])
 def test_bad_result_is_refused_without_file(change, fragment, tmp_path):
     res, _ = _synthetic(n=10)
