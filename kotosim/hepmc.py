@@ -17,8 +17,9 @@ Record conventions (read from the fields of the awkward sample, so new particles
   e.g. ``phi_e1`` is a daughter of ``phi``, ``x_g1`` of ``x``); the KOTO photons ``g1``, ``g2``
   are the π⁰'s; every other particle is a primary product of the parent.
 * ``<m>_vertex`` (x, y, z [and t], mm): the decay point of particle ``<m>``, where its
-  daughters start. Without it they start where ``<m>`` was produced (prompt decay: π⁰ → γγ,
-  cτ = 25 nm). The time of a decay point is the production time plus flight × E/|p|.
+  daughters start. Without it they start where ``<m>`` was produced, which is accepted only for
+  a prompt mother (PDG cτ < 1 µm: π⁰ → γγ, cτ = 25 nm). The time of a decay point is the
+  production time plus flight / β = flight × E/|p| (mm/c).
 * ``<name>_pdg`` (integer, optional): the PDG id of particle ``<name>`` event by event (e.g.
   daughters that are e⁺e⁻ in one event and γγ in another).
 * a particle whose E is not finite or ≤ 0 in an event is absent from that event; a particle with
@@ -28,8 +29,9 @@ Record conventions (read from the fields of the awkward sample, so new particles
   records joined with ``_``), so events can be selected as in the ROOT ``events`` tree;
   the event number is the entry of that tree.
 
-Four-momentum is checked at every decay before anything is written: a sample whose daughters
-do not follow the naming above is refused with a message saying so.
+Before anything is written, four-momentum is checked at every decay and every non-prompt decay
+must have a finite decay point: a sample whose daughters do not follow the naming above is
+refused with a message saying so.
 
 Species: the parent and its two-body products from the experiment (KOTO: K_L → π⁰ φ, π⁰ → γγ;
 NA62: K⁺ → π⁺ φ; LHCb: B⁰ → K*⁰ φ; CHARM: the main parent of the run), φ as :data:`PHI_PDG`,
@@ -38,9 +40,11 @@ K*⁰, B⁰, B± (PDG masses from the ``particle`` package). Two charged daughte
 are written particle first, antiparticle second (e⁻ e⁺, μ⁻ μ⁺, π⁺ π⁻): φ is a neutral scalar
 decaying isotropically, so the assignment does not change any distribution.
 
-Status codes (HepMC3 conventions, Buckley et al., arXiv:1912.08005, sec. 3): 4 for the parent
-(an incoming particle whose production is not simulated; it has no production vertex, as
-HepMC3 requires of parent-less particles), 2 for a particle decayed here, 1 for a final one.
+Status codes (HepMC3 conventions, Buckley et al., arXiv:1912.08005): 4 for the parent
+(an incoming particle whose production is not simulated), 2 for a particle decayed here, 1 for
+a final one. The parent has no production vertex: HepMC3 3.2's ASCII reader does not read back
+a vertex without incoming particles, and DD4hep starts the simulation at the end vertex of a
+parent-less particle (DDG4/hepmc/HepMC3EventReader.cpp, readParticles).
 """
 
 from __future__ import annotations
