@@ -356,9 +356,9 @@ class _Sample:
                 i = int(np.argmax(bad))
                 raise HepMCError(
                     f"four-momentum not conserved at the decay of '{m}' into "
-                    f"{', '.join(kids)} (event {i}, off by {diff[i]:.3g} MeV): daughters of a "
-                    "particle P must be fields named 'P_<name>' (e.g. phi_e1); other particles "
-                    "are taken as the parent's products")
+                    f"{', '.join(kids)} (event {i}, off by {diff[i]:.3g} MeV): the daughters "
+                    "of a particle P are the fields named 'P_<name>' (e.g. phi_e1), one decay "
+                    "per event (absent ones with E = nan); other particles are the parent's")
             if m == "parent" or m in self.vertex:
                 xyz = self.vertex[m][0]
             else:  # no decay point given: only a prompt decay (pi0, c tau = 25 nm) is right
