@@ -153,6 +153,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                                  ".root")
     if out.suffix != ".root":
         raise UsageError(f"--out: '{out}': must end in .root")
+    if args.hepmc is not None:
+        from .hepmc import check_output
+
+        check_output(args.hepmc, args.sample)
     nch = 1 if args.no_reference else 2
     options = {k: v for k, v in (("br", args.br), ("eps_q", args.eps_q), ("eps_l", args.eps_l))
                if v is not None}
@@ -166,6 +170,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     suffix = "_ptz.png" if res.experiment == "koto" else "_plot.png"
     png = plot_result(res, out.with_name(out.stem + suffix), args.plot_ctau)
     print(f"wrote {out} and {png}")
+    if args.hepmc is not None:
+        from .hepmc import write_hepmc
+
+        print(f"wrote {write_hepmc(res, args.hepmc)} (HepMC3, {len(res.sample)} events)")
     return 0
 
 
@@ -195,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "; the plot is written next to it")
     r.add_argument("--sample", type=int, default=10_000,
                    help="events kept in the event-sample TTree (default 10000; 0 for none)")
+    r.add_argument("--hepmc", default=None, metavar="FILE",
+                   help="also write the event sample as HepMC3 (.hepmc3) for a Geant4 "
+                   "simulation; needs --sample N >= 1 and pyhepmc")
     r.add_argument("--plot-ctau", type=int, default=0,
                    help="index of the c*tau value to plot (default 0)")
     r.add_argument("--threads", type=_positive_int("--threads"), default=None,
