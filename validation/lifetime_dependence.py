@@ -361,7 +361,7 @@ def plot(krows: list, brows: list, kinfo: dict, binfo: dict, out: Path) -> None:
         rows = [r for r in (krows if unit == "ns" else brows) if r[0] == lab]
         masses = sorted({r[1] for r in rows})
         for c, m in enumerate(masses):
-            col = f"C{c % 10}"
+            col = plt.cm.tab10(c % 10)
             q, dq, fine = info["sims"][what, m]
             ax.plot(FINE * tref, fine, color=col, lw=1.5)
             pts = [r for r in rows if r[1] == m]
@@ -371,7 +371,7 @@ def plot(krows: list, brows: list, kinfo: dict, binfo: dict, out: Path) -> None:
         ax.set_yscale("log")
         ax.set_xlim(TAU_K[0] / 2 if unit == "ns" else TAU_B[0] / 2,
                     TAU_K[-1] * 2 if unit == "ns" else TAU_B[-1] * 2)
-        ax.set_ylim(1e-5, 3.0 if unit == "ns" else 30.0)
+        ax.set_ylim(*((1e-5, 3.0) if unit == "ns" else (1e-3, 30.0)))
         ax.set_xlabel(rf"proper lifetime $\tau$ [{unit}]")
         ax.set_ylabel(rf"A($\tau$)/A({tref:g} {unit});  UL({tref:g} {unit})/UL($\tau$)",
                       fontsize=14)
@@ -380,6 +380,14 @@ def plot(krows: list, brows: list, kinfo: dict, binfo: dict, out: Path) -> None:
                   title_fontsize=10)
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
+        lines = ["published ratio($\\tau$) = kotosim ratio($s\\,\\tau$), median $s$:"]
+        for lab, _, _ in kinfo["grids"]:
+            v = [kinfo["fits"][lab, m][0] for m in MASSES_K]
+            lines.append(f"{lab.split(' (')[0]}: $s$ = {np.nanmedian(v):.2f}")
+        for lab, _, _ in binfo["grids"]:
+            v = [binfo["fits"][lab, m][0] for m in MASSES_B]
+            lines.append(f"{lab.split(' (')[0]} ($\\tau \\geq$ 10 ps): $s$ = {np.nanmedian(v):.2f}")
+        ax.text(0.0, 0.9, "\n".join(lines), va="top", fontsize=14, transform=ax.transAxes)
     fig.suptitle("Lifetime dependence: kotosim acceptance ratios vs published limit ratios",
                  fontsize=16)
     with atomic_path(out, ".png") as tmp:
