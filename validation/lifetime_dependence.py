@@ -340,8 +340,9 @@ check, only its abstract; the equivalence above is numerical.)
 
 === E949 ===
 pnn1 masses (m < 116 MeV): s = {e1:.2f} (kotosim's 1.45 m detector reproduces the grid; the
-sim/pub ratio grows from 1.0 at 10 MeV to ~1.2 at 90 MeV, inside the band of the [recalled]
-E949 inputs up to ~70 MeV). pnn2 masses (m > 152 MeV): s = {e2:.2f} with a large rms: the
+sim/pub ratio grows from 1.0 at 10 MeV to ~1.2 at 90 MeV; the band of the [recalled]
+E949 inputs, printed with the table, reaches the published points up to ~30 MeV).
+pnn2 masses (m > 152 MeV): s = {e2:.2f} with a large rms: the
 published ratios at 2 and 5 ns are both lower than kotosim's by the same factor
 ({pnn2}), which no single detector radius gives (a larger radius would
 lower the 2 ns point much more than the 5 ns one): relative to 2-5 ns, the published pnn2
