@@ -8,11 +8,12 @@ import awkward as ak
 import numpy as np
 import pytest
 import vector
+from conftest import assert_bad_geometry
 
 import kotosim
 from kotosim import constants as C
 from kotosim.cli import main
-from kotosim.geometry import GeometryError, _geometry_dir
+from kotosim.geometry import _geometry_dir
 from kotosim.kernels.kinematics import two_body_momentum
 
 vector.register_awkward()
@@ -131,18 +132,7 @@ NA62_TOML = __import__("pathlib").Path(str(_geometry_dir().joinpath("na62.toml")
                          'm2miss_r1_max = { value = 0.01, unit = "GeV"'), "m2miss_r1_max"),
 ])
 def test_bad_na62_geometry_rejected(edit, fragment, tmp_path, capsys, monkeypatch):
-    p = tmp_path / "bad.toml"
-    p.write_text(edit(NA62_TOML))
-    with pytest.raises(GeometryError) as exc:
-        kotosim.load_geometry(p)
-    assert fragment in str(exc.value) and str(p) in str(exc.value)
-    out = tmp_path / "out"
-    out.mkdir()
-    monkeypatch.chdir(out)
-    assert main(["run", str(p), "--events", "1000"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and fragment in err[0]
-    assert list(out.iterdir()) == []
+    assert_bad_geometry(edit(NA62_TOML), fragment, tmp_path, capsys, monkeypatch)
 
 
 def test_cli_run_na62_writes_root_and_png(tmp_path, monkeypatch, capsys):

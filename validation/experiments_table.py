@@ -7,6 +7,9 @@ Quantities (see each Result's ``descriptions``):
          L = 3 m, p = 1.5 GeV (geometry/koto.toml [analytic]).
   NA62   invisible_per_k_decay: pi+ selected and phi not decaying before the SAC, per K+ decay
          in the fiducial volume; formula with L = 150 m, p = 50 GeV.
+  E949   invisible_per_k_decay: pi+ (from a stopped K+) in pnn1/pnn2 and phi not decaying
+         inside the 1.45 m detector, per stopped K+; formula with L = 1.45 m and p the
+         two-body momentum at rest.
   LHCb   prompt_b0_kstar0: phi decays within 5 mm of the B vertex, per B0 in 2<eta<5;
          formula 1 - exp(-m L/(p ctau)) with L = 5 mm, p = 40 GeV (seed slide 41).
   CHARM  decay_in_volume_kplus: phi from K+ -> pi+ phi decays in the 480-515 m box, per K+
@@ -25,6 +28,7 @@ import kotosim
 MASSES = (50.0, 135.0, 250.0)
 CTAU_MM = (10.0, 1.0e3, 1.0e5)  # 1 cm, 1 m, 100 m
 MAIN = {"koto": "phi_per_kl_exit", "na62": "invisible_per_k_decay",
+        "e949": "invisible_per_k_decay",
         "lhcb": "prompt_b0_kstar0", "charm": "decay_in_volume_kplus"}
 
 

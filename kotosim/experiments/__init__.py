@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import constants as C
-from . import _flight, charm, koto, lhcb, na62
+from . import _flight, charm, e949, koto, lhcb, na62
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ _REGISTRY: dict[str, Experiment] = {
     "koto": Experiment("koto", koto.simulate, lambda geo: C.M_KL - C.M_PI0,
                        "K_L -> pi0 phi needs mass < m_KL - m_pi0", _koto_plot,
                        koto.scan_block, koto.scan_finish, koto.reference_block),
-    **{m.__name__.rsplit(".", 1)[1]: _flight_experiment(m) for m in (na62, lhcb, charm)},
+    **{m.__name__.rsplit(".", 1)[1]: _flight_experiment(m) for m in (na62, lhcb, charm, e949)},
 }
 
 

@@ -4,11 +4,13 @@ Per event (DESIGN.md "the way data flows"):
 
 1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
    Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
-   target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5);
+   target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5;
+   ``SRC_AT_REST``: a K+ stopped in a target, at rest, uniform in a cylinder -- E949);
 2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
    probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
    ``VTX_ABSORB``: decay competing with absorption in the dump, weight
-   lambda_abs/(lambda_abs + lambda_dec));
+   lambda_abs/(lambda_abs + lambda_dec); ``VTX_AT_REST``: decay where the parent stopped,
+   weight 1 -- every stopped K+ decays);
 3. the two-body decay P -> h phi (isotropic, :func:`kinematics.decay_two_body`);
 4. phi's straight path through the ``signal`` and ``veto`` volume lists
    (:mod:`kinematics.propagation`) and, for every c tau of the grid, the exact probabilities
@@ -23,6 +25,10 @@ Per event (DESIGN.md "the way data flows"):
      signal volume, the decay point drawn for each c tau from the exponential truncated to the
      path interval, both daughters inside the calorimeter face (``planes``) and in the energy
      window;
+   - ``MODE_E949``: pi+ from a K+ at rest (E949, arXiv:0903.0030): smeared momentum in the
+     pnn1 or pnn2 window, polar angle inside the drift-chamber acceptance; phi counted
+     invisible with weight 1 - P(decay inside the detector) like NA62; quantities Q_DAU and
+     Q_DAU + 1 hold the invisible acceptance of pnn1 and pnn2 separately;
    - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
      channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
      volume beyond ``displaced_min``, daughters in the eta range).
@@ -59,6 +65,10 @@ SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
 VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
 MODE_NA62, MODE_CHARM, MODE_LHCB = 0, 1, 2
 HIST_Z, HIST_FLIGHT = 0, 1
+# E949 (stopped K+): a fourth source, vertex law and selection
+SRC_AT_REST = 3
+VTX_AT_REST = 3
+MODE_E949 = 3
 
 N_COUNTS = 5
 NQ = 5            # quantity 0: main; 1: decay in signal volume; 2..4: daughter channels 0..2
@@ -137,6 +147,16 @@ class FlightConfig(NamedTuple):
     displaced_min: float = 0.0
     dau_eta_min: float = 2.0
     dau_eta_max: float = 5.0
+    # SRC_AT_REST: stopping point uniform in a cylinder about the origin (axis z)
+    stop_radius: float = 0.0
+    stop_half_length: float = 0.0
+    # MODE_E949 pi+ selection: momentum windows pnn1, pnn2 [MeV], sigma_p/p, |cos theta| max
+    pnn1_lo: float = 0.0
+    pnn1_hi: float = 0.0
+    pnn2_lo: float = 0.0
+    pnn2_hi: float = 0.0
+    res_p_rest: float = 0.0
+    cos_max: float = 1.0
 
 
 # ---------------------------------------------------------------------------- sources
@@ -227,6 +247,56 @@ def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tup
         return s, la / (la + lam)
     s = -lam * math.log1p(-uniform(rs))
     return s, 1.0
+
+
+# ---------------------------------------------------------------------------- stopped K+ (E949)
+@njit(cache=True, fastmath=FASTMATH)
+def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]:
+    """Stopping point of a K+ at rest: uniform in the cylinder r < stop_radius,
+    |z| < stop_half_length (r = R sqrt(u) for a uniform disc)."""
+    r = cfg.stop_radius * math.sqrt(uniform(rs))
+    a = 2.0 * math.pi * uniform(rs)
+    z = cfg.stop_half_length * (2.0 * uniform(rs) - 1.0)
+    return r * math.cos(a), r * math.sin(a), z
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
+                      ) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """Parent momentum (kx, ky, kz, |p|), its flight s to the decay vertex, the event weight
+    and the vertex (vx, vy, vz), for every source: a parent at rest (``SRC_AT_REST``) decays
+    where it stopped with weight 1; the others fly from their origin (:func:`sample_vertex`)."""
+    if cfg.source == SRC_AT_REST:
+        vx, vy, vz = sample_stop(rs, cfg)
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, vx, vy, vz
+    x0, y0, z0, kx, ky, kz = sample_parent(rs, cfg)
+    pk = math.sqrt(kx * kx + ky * ky + kz * kz)
+    s, w = sample_vertex(rs, cfg, pk, kz / pk)
+    return (kx, ky, kz, pk, s, w, x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: float
+                ) -> tuple[bool, float, float, int]:
+    """pi+ of K+ -> pi+ phi at rest: |cos theta| < cos_max (drift-chamber and range-stack
+    acceptance) and the smeared momentum p (1 + res_p_rest g) in pnn1 or pnn2.
+    Returns (passed, p_reco, m^2_miss from p_reco, window: 0 pnn1, 1 pnn2, -1 none)."""
+    p = math.sqrt(hx * hx + hy * hy + hz * hz)
+    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs)[0]) if cfg.smear else p
+    m2 = missing_mass2(0.0, 0.0, 0.0, cfg.m_parent, 0.0, 0.0, q, cfg.m_h)
+    if not abs(hz) < cfg.cos_max * p:
+        return False, q, m2, -1
+    if cfg.pnn1_lo < q < cfg.pnn1_hi:
+        return True, q, m2, 0
+    if cfg.pnn2_lo < q < cfg.pnn2_hi:
+        return True, q, m2, 1
+    return False, q, m2, -1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def invisible_mode(mode: int) -> bool:
+    """Modes where phi counts as invisible unless it decays in the ``veto`` volumes."""
+    return mode == MODE_NA62 or mode == MODE_E949
 
 
 # ---------------------------------------------------------------------------- detector planes
@@ -402,10 +472,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
     for j in range(n):
         g = first + j
         # --- parent, its decay vertex and P -> h phi
-        x0, y0, z0, kx, ky, kz = sample_parent(rs, cfg)
-        pk = math.sqrt(kx * kx + ky * ky + kz * kz)
-        s, w = sample_vertex(rs, cfg, pk, kz / pk)
-        vx, vy, vz = x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk
+        kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rs, cfg)
         ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
         d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
         hx, hy, hz = d[0], d[1], d[2]
@@ -426,8 +493,11 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                 mg_s[r, 0] = max(mg_s[r, 0], cfg.displaced_min)
         # --- lifetime-independent selection g
         p_reco, m2 = 0.0, 0.0
+        win = -1
         if cfg.mode == MODE_NA62:
             sel, p_reco, m2 = na62_select(rs, cfg, planes, vx, vy, vz, kx, ky, kz, hx, hy, hz)
+        elif cfg.mode == MODE_E949:
+            sel, p_reco, m2, win = e949_select(rs, cfg, hx, hy, hz)
         else:
             sel = False
             for r in range(msig):
@@ -436,7 +506,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
         for c in range(nd):
             dok[c] = False
-            if cfg.mode != MODE_NA62 and cfg.m_phi > 2.0 * dau[c, 0]:
+            if not invisible_mode(cfg.mode) and cfg.m_phi > 2.0 * dau[c, 0]:
                 dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
                 for k in range(8):
                     dk[c, k] = dd[k]
@@ -461,13 +531,15 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
             for r in range(msig):
                 psig += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
             a[Q_SIGNAL, i] = psig
-            if cfg.mode == MODE_NA62:
+            if invisible_mode(cfg.mode):
                 if sel:
                     pveto = 0.0
                     for r in range(mveto):
                         pveto += decay_probability(mg_v[r, 0], mg_v[r, 1], lam)
                     a[Q_MAIN, i] = survival_outside(mg_v, mveto, lam)
                     a[Q_SIGNAL, i] = pveto  # selected pi+, but phi decays visibly: vetoed
+                    if win >= 0:  # E949: the invisible acceptance per momentum window
+                        a[Q_DAU + win, i] = a[Q_MAIN, i]
                 else:
                     a[Q_SIGNAL, i] = 0.0
             elif cfg.mode == MODE_LHCB:
@@ -502,7 +574,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         # --- fine c tau grid for the plot's curve (cheap quantities only)
         for i in range(ncv):
             lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau_curve[i]
-            if cfg.mode == MODE_NA62:
+            if invisible_mode(cfg.mode):
                 if not sel:
                     continue
                 v = survival_outside(mg_v, mveto, lam)
