@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,29 @@ class UsageError(ValueError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit code 2, no usage dump
-        raise UsageError(message)
+        # "argument --x: --x: why" / "argument --x: invalid int value" -> "--x: ..."
+        m = re.match(r"argument ([^:]+): (?:\1: )?(.*)", message, re.S)
+        raise UsageError(f"{m.group(1)}: {m.group(2)}" if m else message)
+
+
+# options that take no value: a following "-5" is not their value
+_FLAG_OPTIONS = {"--quiet", "--no-smear", "--no-reference", "--resume", "--no-plot",
+                 "--version", "--help", "-h"}
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.I)
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--mass -5:10:3`` -> ``--mass=-5:10:3``: argparse would read a value starting with a
+    minus as an option ("expected one argument"); joined, it reaches the option's own check,
+    which names the real reason."""
+    out: list[str] = []
+    for tok in argv:
+        if (out and _NEGATIVE.match(tok) and out[-1].startswith("--") and "=" not in out[-1]
+                and out[-1] not in _FLAG_OPTIONS):
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
 
 
 def parse_ctau_list(text: str) -> list[float]:
@@ -110,6 +133,19 @@ def _positive_int(name: str):
     return conv
 
 
+def _count(name: str):
+    """A whole number >= 0 written as 10000 or 1e4 (like --events)."""
+    def conv(s: str) -> int:
+        try:
+            x = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{s}' is not a whole number") from None
+        if not (math.isfinite(x) and x >= 0 and x == int(x)):
+            raise argparse.ArgumentTypeError(f"{s}: must be a whole number >= 0")
+        return int(x)
+    return conv
+
+
 def _float(name: str):
     def conv(s: str) -> float:
         try:
@@ -117,6 +153,9 @@ def _float(name: str):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}: '{s}' is not a number") from None
     return conv
+
+
+_PROGRESS_OPEN = [False]  # a progress line without its newline is on the terminal
 
 
 def _progress_printer(total: int, quiet: bool):
@@ -135,6 +174,7 @@ def _progress_printer(total: int, quiet: bool):
         left = max(total - done[0], 0) / rate if rate > 0 else 0.0
         sys.stderr.write(f"\r  {done[0]:>12,d}/{total:,d} events  {rate / 1e6:6.2f} M/s  "
                          f"{left:6.1f} s left ")
+        _PROGRESS_OPEN[0] = done[0] < total
         if done[0] >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -193,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="geometry variant, e.g. run2016 for the KOTO 2016-18 layout")
     r.add_argument("--out", default=None, help="output ROOT file (default EXPERIMENT_mMASS.root)"
                    "; the plot is written next to it")
-    r.add_argument("--sample", type=int, default=10_000,
+    r.add_argument("--sample", type=_count("--sample"), default=10_000,
                    help="events kept in the event-sample TTree (default 10000; 0 for none)")
     r.add_argument("--plot-ctau", type=int, default=0,
                    help="index of the c*tau value to plot (default 0)")
@@ -235,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None
+                                                       else argv))
         if args.command == "run" and args.sample < 0:
             raise UsageError(f"--sample: {args.sample}: must be >= 0")
         return int(args.func(args) or 0)
@@ -244,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kotosim: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if _PROGRESS_OPEN[0]:  # end the progress line first
+            sys.stderr.write("\n")
+            _PROGRESS_OPEN[0] = False
         print("kotosim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `kotosim run ... | head`: stop quietly

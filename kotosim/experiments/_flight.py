@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import engine
-from ..geometry import Geometry, GeometryError
+from ..geometry import Geometry, require
 from ..kernels import flight as F
 from ..result import Result
 from ._common import sample_columns
@@ -23,9 +23,7 @@ CTAU_CURVE = np.logspace(-1, 9, 41)
 def require_order(geo: Geometry, *pairs: tuple[str, str]) -> None:
     """Raise a one-line GeometryError unless geo[lo] < geo[hi] for every (lo, hi)."""
     for lo, hi in pairs:
-        if not geo[lo] < geo[hi]:
-            raise GeometryError(f"{geo.path}: key '{hi}' = {geo[hi]:g} must be larger than "
-                                f"'{lo}' = {geo[lo]:g}")
+        require(geo, geo[lo] < geo[hi], (lo, hi), f"{lo} < {hi}")
 
 
 def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed: int,

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -78,6 +78,21 @@ def check(geo: Geometry) -> None:
                                 "pt_gauss cannot both be 0 (allowed: one of them > 0)")
     if not geo.volumes.get("signal"):
         raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume needed")
+    g = geo.values
+    yields = [f"parents.{key}.yield_per_pot" for key, *_ in PARENTS]
+    require(geo, sum(g[k] for k in yields) > 0, yields,
+            "at least one yield_per_pot > 0 (no parent, no phi)")
+    for k, _ in DECAYS:
+        require(geo, g[f"detection.{k}.e_min"] < g["beam.energy"],
+                (f"detection.{k}.e_min", "beam.energy"),
+                "e_min < beam.energy (no daughter carries more than the beam energy)")
+    for v in geo.volumes["signal"]:
+        zmin, zmax = (f"signal.{v.name}.zmin", f"signal.{v.name}.zmax") if v.shape == "box" \
+            else (f"signal.{v.name}.z1", f"signal.{v.name}.z2")
+        require(geo, g[zmin] >= 0.0, (zmin,),
+                f"{zmin} >= 0 (the decay volume is downstream of the dump at z = 0)")
+        require(geo, g[zmax] <= g["calorimeter.z"], (zmax, "calorimeter.z"),
+                f"{zmax} <= calorimeter.z (the calorimeter is behind the decay volume)")
 
 
 register_schema("charm", SCHEMA, ("signal",))

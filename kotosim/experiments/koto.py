@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import koto as K
 from ..kernels.sampling import alias_table
 from ..result import Result, ratio_error
@@ -83,8 +83,47 @@ SCHEMA: dict[str, Spec] = {
 
 
 def _require(geo: Geometry, lo: str, hi: str) -> None:
-    if not geo[lo] < geo[hi]:
-        raise GeometryError(f"{geo.path}: key '{hi}' must be larger than '{lo}'")
+    require(geo, geo[lo] < geo[hi], (lo, hi), f"{lo} < {hi}")
+
+
+def _check_detector(geo: Geometry) -> None:
+    """Relations without which no event can pass (the run would print zeros)."""
+    g = geo.values
+    hole, r_csi = g["csi.beam_hole_half"], g["csi.radius"]
+    sq, r_max = g["cuts.hit_square_min"], g["cuts.hit_radius_max"]
+    r_eff = min(r_max, r_csi)
+    for ok, keys, rel in (
+        (hole < r_csi, ("csi.beam_hole_half", "csi.radius"),
+         "beam_hole_half < radius (the beam hole would cover the whole CsI)"),
+        (sq < r_max, ("cuts.hit_square_min", "cuts.hit_radius_max"),
+         "hit_square_min < hit_radius_max (no hit can pass both cuts)"),
+        (sq < r_csi, ("cuts.hit_square_min", "csi.radius"),
+         "hit_square_min < CsI radius (no hit on the CsI can pass)"),
+        (hole < r_max, ("csi.beam_hole_half", "cuts.hit_radius_max"),
+         "beam_hole_half < hit_radius_max (every hit outside the hole fails the radius cut)"),
+        (g["cuts.coe_radius_min"] < r_eff,
+         ("cuts.coe_radius_min", "cuts.hit_radius_max", "csi.radius"),
+         "coe_radius_min < min(hit_radius_max, radius) (the centre of energy lies inside "
+         "the hits' radius)"),
+        (g["cuts.distance_min"] < 2.0 * r_eff,
+         ("cuts.distance_min", "cuts.hit_radius_max", "csi.radius"),
+         "distance_min < 2 min(hit_radius_max, radius) (the largest possible photon distance)"),
+        (g["cuts.e_sum_min"] < 2.0 * g["cuts.e_gamma_max"],
+         ("cuts.e_sum_min", "cuts.e_gamma_max"),
+         "e_sum_min < 2 e_gamma_max (two photons below e_gamma_max cannot reach e_sum_min)"),
+        (g["signal_region.z_max"] <= g["csi.z_face"], ("signal_region.z_max", "csi.z_face"),
+         "signal_region.z_max <= csi.z_face (the reconstructed vertex is always upstream of "
+         "the CsI face)"),
+        (g["signal_region.z_slant"] <= g["signal_region.z_max"],
+         ("signal_region.z_slant", "signal_region.z_max"),
+         "z_slant <= z_max (the slanted edge starts inside the signal region)"),
+        (g["signal_region.pt_min_at_z_max"] < g["signal_region.pt_max"],
+         ("signal_region.pt_min_at_z_max", "signal_region.pt_max"),
+         "pt_min_at_z_max < pt_max (the slanted lower edge stays below the upper edge)"),
+        (g["beam.exit_z"] < g["signal_region.z_max"], ("beam.exit_z", "signal_region.z_max"),
+         "beam.exit_z < signal_region.z_max (no K_L decays upstream of the beam exit)"),
+    ):
+        require(geo, ok, keys, rel)
 
 
 def check(geo: Geometry) -> None:
@@ -101,8 +140,9 @@ def check(geo: Geometry) -> None:
                    ("histograms.pt_low", "histograms.pt_high"),
                    ("histograms.e_low", "histograms.e_high")):
         _require(geo, lo, hi)
-    if geo["generation.z_max"] > geo["csi.z_face"]:
-        raise GeometryError(f"{geo.path}: key 'generation.z_max' must not exceed 'csi.z_face'")
+    require(geo, geo["generation.z_max"] <= geo["csi.z_face"],
+            ("generation.z_max", "csi.z_face"), "generation.z_max <= csi.z_face")
+    _check_detector(geo)
     spectrum_envelope(geo)  # raises if the spectrum is not a valid unimodal density
 
 
@@ -123,9 +163,16 @@ def spectrum_envelope(geo: Geometry, nbins: int = 256) -> tuple[np.ndarray, ...]
     grid = np.linspace(lo, hi, 20001)
     sig = s0 * (1.0 - (a + b * grid) * (grid - mu))
     if np.any(sig <= 0):
-        bad = grid[np.argmax(sig <= 0)]
-        raise GeometryError(f"{geo.path}: key 'beam.spectrum.p_max': sigma(p) <= 0 at "
-                            f"p = {bad / 1e3:.3g} GeV; allowed p_max < {bad / 1e3:.3g} GeV")
+        i_bad = int(np.argmax(sig <= 0))
+        bad = grid[i_bad]
+        if i_bad == 0:  # negative width already at p_min: no p_max can help
+            raise GeometryError(
+                f"{geo.path}: keys 'beam.spectrum.a', 'beam.spectrum.b': the width "
+                f"sigma(p) = sigma0 (1 - (a + b p)(p - mu)) is <= 0 at p_min = {lo / 1e3:.3g} "
+                "GeV: no valid spectrum; change a, b or p_min")
+        raise GeometryError(f"{geo.path}: key 'beam.spectrum.p_max' = {hi / 1e3:.3g} GeV: the "
+                            f"width sigma(p) of the spectrum is <= 0 at p = {bad / 1e3:.3g} "
+                            f"GeV; allowed p_max < {bad / 1e3:.3g} GeV (or change a, b)")
     f = np.exp(-0.5 * ((grid - mu) / sig) ** 2)
     below, above = grid <= mu, grid >= mu
     if np.any(np.diff(f[below]) < -1e-15) or np.any(np.diff(f[above]) > 1e-15):

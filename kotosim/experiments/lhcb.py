@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -62,6 +62,14 @@ def check(geo: Geometry) -> None:
     _flight.require_order(geo, ("production.eta_min", "production.eta_max"),
                           ("selection.daughter_eta_min", "selection.daughter_eta_max"),
                           ("histograms.flight_low", "histograms.flight_high"))
+    if not geo.volumes.get("signal"):
+        raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume (the "
+                            "VELO region of displaced decays) needed")
+    g = geo.values
+    require(geo, g["selection.daughter_eta_min"] < g["production.eta_max"]
+            and g["production.eta_min"] < g["selection.daughter_eta_max"],
+            ("selection.daughter_eta_min", "selection.daughter_eta_max", "production.eta_min",
+             "production.eta_max"), "overlapping B and daughter eta ranges")
 
 
 register_schema("lhcb", SCHEMA, ("signal",))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, Spec, register_check, register_schema
+from ..geometry import Geometry, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -71,6 +71,18 @@ def check(geo: Geometry) -> None:
         ("cuts.m2miss_r1_min", "cuts.m2miss_r1_max"),
         ("cuts.m2miss_r2_min", "cuts.m2miss_r2_max"),
         ("histograms.z_low", "histograms.z_high"))
+    g = geo.values
+    for ok, keys, rel in (
+        (g["straw.hole_half"] < g["straw.r_max"], ("straw.hole_half", "straw.r_max"),
+         "hole_half < r_max (the beam hole would cover the whole STRAW chamber)"),
+        (g["lkr.r_min"] < g["lkr.half"], ("lkr.r_min", "lkr.half"),
+         "r_min < half (the LKr inner hole would cover the calorimeter)"),
+        (g["lkr.r_min"] < g["lkr.octagon"], ("lkr.r_min", "lkr.octagon"),
+         "r_min < octagon (the LKr inner hole would cover the calorimeter)"),
+        (g["cuts.p_min"] < g["beam.momentum"], ("cuts.p_min", "beam.momentum"),
+         "cuts.p_min < beam.momentum (the pi+ carries less than the K+ momentum)"),
+    ):
+        require(geo, ok, keys, rel)
 
 
 register_schema("na62", SCHEMA, ("veto",))
