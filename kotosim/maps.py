@@ -51,8 +51,8 @@ CHECKPOINT_FORMAT = 1
 _MAP_ORDER = ("acceptance", "analytic", "sim_over_analytic", "ratio_reference")
 _MAP_TITLES = {
     "acceptance": "acceptance",
-    "analytic": "seed formula eps exp(-L m/(p c tau))",
-    "sim_over_analytic": "simulation / seed formula",
+    "analytic": "one-formula estimate eps exp(-L m/(p c tau))",
+    "sim_over_analytic": "simulation / one-formula estimate",
     "ratio_reference": "acceptance ratio to the reference channel",
 }
 
@@ -290,7 +290,7 @@ class _Checkpoint:
             return
         if not self.resume:
             raise ValueError(f"{self.dir}: a checkpoint of an interrupted scan exists: rerun "
-                             "with --resume (resume=True), or remove it")
+                             "with --resume, or remove it")
         try:
             old = json.loads(mpath.read_text())
         except (OSError, ValueError) as exc:

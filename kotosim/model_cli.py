@@ -33,7 +33,7 @@ _OPTION_FLAGS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
      "quarks/hadrons in the gamma gamma loop"),
     ("--pipi", "pipi", get_args(mdl.PiPi), "pi pi width: LO chiral or Winkler-rescaled"),
     ("--k-to-pi-norm", "k_to_pi_norm", get_args(mdl.KToPiNorm),
-     "K -> pi phi normalisation (seed: Re g with m_K^2)"),
+     "K -> pi phi normalisation (seed = Re g with m_K^2, arXiv:2001.06522)"),
 )
 
 
@@ -85,7 +85,7 @@ def register(subparsers: Any) -> None:
         help="plot BR(ee, mumu, gammagamma, pipi) and c*tau vs m_phi (PNG + CSV)",
         description="Draw BR(phi -> ee, mumu, gammagamma, pipi) and the decay length c*tau "
                     "versus m_phi [MeV] for the Higgs-mixing model (dashed) and a type-X-like "
-                    "model eps_l >> eps_q (solid), like seed slide 37. Writes "
+                    "model eps_l >> eps_q (solid), as in arXiv:2001.06522. Writes "
                     "DIR/model_br_ctau.png and DIR/model_br_ctau.csv.",
     )
     pp.add_argument("--out", metavar="DIR", help="output directory (created if missing)")
@@ -109,7 +109,7 @@ def register(subparsers: Any) -> None:
         "koto",
         help="effective BR(K_L -> pi0 phi) seen by KOTO: simulation vs eps BR exp(-L m/(p tau))",
         description="Simulate KOTO at the model's mass and lifetime: BR(KOTO) = BR(K_L -> pi0 "
-                    "phi) x A(pi0 phi, c tau)/A(pi0 nu nu), beside the seed's analytic "
+                    "phi) x A(pi0 phi, c tau)/A(pi0 nu nu), beside the one-formula estimate "
                     "approximation with the geometry file's (L, p).")
     pk.add_argument("--mass", metavar="MEV", help="scalar mass m_phi in MeV")
     pk.add_argument("--eps-q", dest="eps_q", metavar="EPS_Q", help="quark coupling")
@@ -272,7 +272,7 @@ def format_table(m: mdl.ScalarModel) -> str:
     lines += [
         "",
         f"  Delta a_e  = {m.delta_a_e:.4e}",
-        f"  Delta a_mu = {m.delta_a_mu:.4e}   (seed target 27.4e-10)",
+        f"  Delta a_mu = {m.delta_a_mu:.4e}   (measured - SM: 27.4e-10, as in arXiv:1810.11028)",
     ]
     return "\n".join(lines)
 
@@ -391,7 +391,7 @@ def _plot(args: argparse.Namespace) -> int:
     csv = os.path.join(args.out, "model_br_ctau.csv")
     header = [
         "# kotosim model plot: phi branching ratios and proper decay length vs mass",
-        "# source: kotosim.model (arXiv:2001.06522, seed slides 32-37); units: mass MeV, ctau mm",
+        "# source: kotosim.model (arXiv:2001.06522); units: mass MeV, ctau mm",
         f"# hm_* = Higgs mixing, sin_theta = {sin_theta:g}; "
         f"tx_* = type-X-like, eps_q = {eps_q:g}, eps_l = {eps_l:g}",
         "# options: " + " ".join(f"{k}={v}" for k, v in opts.items()),

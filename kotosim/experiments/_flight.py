@@ -66,16 +66,16 @@ def strip(tot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------- estimators
 def per_parent(s: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
     """Acceptance per generated parent, sum(w a)/N, and its error sqrt(sum (w a)^2)/N."""
-    if n <= 0:
-        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    if n <= 0:  # 0/0: undefined
+        return np.full(s.shape[-1], np.nan), np.full(s.shape[-1], np.nan)
     return s[0] / n, np.sqrt(s[1]) / n
 
 
 def per_decay(s: np.ndarray, sw: float, sw2: float) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean sum(w a)/sum(w) (acceptance per parent decay) and its delta-method
     error sqrt(sum w^2 (a - R)^2)/sum(w), from the sums (sum wa, sum (wa)^2, sum w^2 a)."""
-    if sw <= 0:
-        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    if sw <= 0:  # no parent decay in the region: 0/0, undefined
+        return np.full(s.shape[-1], np.nan), np.full(s.shape[-1], np.nan)
     r = s[0] / sw
     var = np.maximum(s[1] - 2.0 * r * s[2] + r * r * sw2, 0.0)
     return r, np.sqrt(var) / sw

@@ -255,8 +255,8 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
         acc += y * d
         var += (y * de) ** 2
         ysum += y
-    acc = acc / ysum if ysum > 0 else acc
-    err = np.sqrt(var) / ysum if ysum > 0 else np.sqrt(var)
+    acc = acc / ysum if ysum > 0 else np.full(ctau.size, np.nan)  # 0/0: undefined
+    err = np.sqrt(var) / ysum if ysum > 0 else np.full(ctau.size, np.nan)
     main = _split(tot, PARENTS[_main_parent(mass)][0])
     ana = {"analytic": np.zeros(ctau.size), "sim_over_analytic": np.full(ctau.size, np.nan)}
     ana_err = {"sim_over_analytic": np.full(ctau.size, np.nan)}
@@ -348,12 +348,12 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         acc |= ana
         err |= ana_err
         eps = _flight.selected_fraction(main_tot, False)[0]
-        desc |= {"analytic": f"seed formula for {mkey}: eps x [exp(-L1 m/(p ctau)) - "
+        desc |= {"analytic": f"one-formula estimate for {mkey}: eps x [exp(-L1 m/(p ctau)) - "
                              f"exp(-(L1+dL) m/(p ctau))], eps = simulated fraction of phi "
                              f"towards the volume, L1 = {g['analytic.start'] / 1e3:g} m, "
                              f"dL = {g['analytic.length'] / 1e3:g} m, "
                              f"p = {g['analytic.momentum'] / 1e3:g} GeV",
-                 "sim_over_analytic": f"{mkey} / seed formula",
+                 "sim_over_analytic": f"{mkey} / one-formula estimate",
                  "L_eff_mm": "start distance L1 [mm] the formula needs at that p",
                  "p_eff_MeV": "p [MeV] the formula needs at that L1 (long-lifetime branch)"}
     ct_curve = _flight.CTAU_CURVE
@@ -369,7 +369,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
             "value": (eps * analytic.decay_in(mass, ct_curve, g["analytic.start"],
                                               g["analytic.length"],
                                               g["analytic.momentum"])).tolist(),
-            "label": rf"seed formula, p = {g['analytic.momentum'] / 1e3:g} GeV"},
+            "label": rf"one-formula estimate, p = {g['analytic.momentum'] / 1e3:g} GeV"},
         "plot_lines": [(v.params[4], "volume") for v in geo.volumes["signal"]]
         + [(v.params[5], "calorimeter") for v in geo.volumes["signal"]],
         "hist_log": False,

@@ -310,14 +310,14 @@ def acceptances(tot: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     conservative).
     """
     n, sw, sw2 = tot["counts"][0], tot["counts"][1], tot["counts"][2]
-    if n == 0:
-        z = np.zeros(tot["sig"].shape[1])
+    if n == 0:  # 0/0: undefined, not 0
+        z = np.full(tot["sig"].shape[1], np.nan)
         return z, z, z, z
     a_exit = tot["sig"][0] / n
     e_exit = np.sqrt(tot["sig"][1]) / n
     pdec = sw / n
     e_pdec = math.sqrt(max(sw2 / n - pdec**2, 0.0) / n)
-    a_dec = a_exit / pdec
+    a_dec = a_exit / pdec if pdec > 0 else np.full_like(a_exit, np.nan)
     e_dec = ratio_error(a_exit, e_exit, np.full_like(a_exit, pdec), np.full_like(a_exit, e_pdec))
     return a_exit, e_exit, a_dec, e_dec
 
@@ -348,7 +348,8 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     out = analytic.scan_entry(a_exit, e_exit, ana, ana_err)
     if ref is not None:
         r_exit, r_err, _, _ = acceptances(ref)
-        out["ratio_reference"] = a_exit / r_exit[0] if r_exit[0] > 0 else np.zeros_like(a_exit)
+        out["ratio_reference"] = (a_exit / r_exit[0] if r_exit[0] > 0  # 0/0: undefined
+                                  else np.full_like(a_exit, np.nan))
         out["ratio_reference_error"] = ratio_error(a_exit, e_exit, np.full_like(a_exit, r_exit[0]),
                                                    np.full_like(a_exit, r_err[0]))
     return out
@@ -401,8 +402,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
                           progress=progress)
         r_exit, re_exit, r_dec, re_dec = (np.full(ctau.size, x[0]) for x in acceptances(ref))
         acc |= {"pinunu_per_kl_exit": r_exit, "pinunu_per_kl_decay": r_dec,
-                "ratio_phi_pinunu": np.divide(a_exit, r_exit, out=np.zeros_like(a_exit),
-                                              where=r_exit > 0)}
+                "ratio_phi_pinunu": np.divide(a_exit, r_exit, out=np.full_like(a_exit, np.nan),
+                                              where=r_exit > 0)}  # nan: 0/0 undefined
         err |= {"pinunu_per_kl_exit": re_exit, "pinunu_per_kl_decay": re_dec,
                 "ratio_phi_pinunu": ratio_error(a_exit, e_exit, r_exit, re_exit)}
         desc |= {"pinunu_per_kl_exit": "K_L->pi0 nu nubar in the signal region per K_L at exit",
@@ -418,14 +419,14 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
                                     geo["analytic.length"], geo["analytic.momentum"])
     acc |= {f"{k}": v for k, v in ana.items()}
     err |= {f"{k}": v for k, v in ana_err.items()}
-    desc |= {"analytic": "seed formula: stable-phi acceptance x exp(-L m/(p ctau)) with "
+    desc |= {"analytic": "one-formula estimate: stable-phi acceptance x exp(-L m/(p ctau)) with "
                          f"L = {geo['analytic.length'] / 1000:g} m, "
                          f"p = {geo['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "simulation / seed formula",
+             "sim_over_analytic": "simulation / one-formula estimate",
              "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
-    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.zeros(ctau.size))
+    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.full(ctau.size, np.nan))
                for r, name in enumerate(geo.volume_names("veto"))}
     sample = None
     if sample_size > 0:

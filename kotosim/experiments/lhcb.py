@@ -204,10 +204,10 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     acc |= ana
     err |= ana_err
     g = geo.values
-    desc |= {"analytic": "seed formula for the prompt probability: 1 - exp(-m L/(p ctau)) "
+    desc |= {"analytic": "one-formula estimate for the prompt probability: 1 - exp(-m L/(p ctau)) "
                          f"(~ m L/(p ctau)) with L = {g['analytic.length']:g} mm, "
                          f"p = {g['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "prompt_b0_kstar0 / seed formula",
+             "sim_over_analytic": "prompt_b0_kstar0 / one-formula estimate",
              "L_eff_mm": "prompt length L [mm] the formula needs at that p",
              "p_eff_MeV": "p [MeV] the formula needs at that L"}
     ct_curve = _flight.CTAU_CURVE

@@ -171,7 +171,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     vet_d, vet_de = _flight.quantity(tot, F.Q_SIGNAL, decay=True)
     eps, eps_e = _flight.selected_fraction(tot, decay=True)
     c = tot["counts"]
-    pdec = c[1] / c[0] if c[0] > 0 else 0.0
+    pdec = c[1] / c[0] if c[0] > 0 else np.nan
     acc = {"invisible_per_k_decay": inv_d, "invisible_per_k_entering": inv_p,
            "vetoed_per_k_decay": vet_d, "stable_per_k_decay": np.full(ctau.size, eps),
            "k_decay_in_fv": np.full(ctau.size, pdec)}
@@ -191,10 +191,10 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     ana, ana_err = _analytic(geo, mass, ctau, tot, inv_d, inv_de)
     acc |= ana
     err |= ana_err
-    desc |= {"analytic": "seed formula: stable-phi acceptance x exp(-L m/(p ctau)) with "
+    desc |= {"analytic": "one-formula estimate: stable-phi acceptance x exp(-L m/(p ctau)) with "
                          f"L = {geo['analytic.length'] / 1000:g} m, "
                          f"p = {geo['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "simulation / seed formula",
+             "sim_over_analytic": "simulation / one-formula estimate",
              "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     cfg = kernel_config(geo, mass, n_events, chunk_size, 0, smear)
