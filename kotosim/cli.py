@@ -181,12 +181,24 @@ def _progress_printer(total: int, quiet: bool):
     return cb
 
 
+def _run_ctau(args: argparse.Namespace) -> tuple[list[float], str]:
+    """The run's cτ grid [mm]: --ctau, or a model point's own cτ (CHARM --eps-q/--eps-l), or
+    1 m; and a line saying where a model's cτ comes from."""
+    if args.eps_q is not None and args.eps_l is not None and args.ctau is None:
+        from .experiments.charm import model_ctau
+
+        ct = model_ctau(args.mass, {"eps_q": args.eps_q, "eps_l": args.eps_l})
+        return [ct], (f"model point m_phi = {args.mass:g} MeV, eps_q = {args.eps_q:g}, "
+                      f"eps_l = {args.eps_l:g}: c*tau = {ct / 1000:.6g} m (its own lifetime)")
+    return parse_ctau_list("1" if args.ctau is None else args.ctau), ""
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import simulate
     from .io import write_root
     from .plotting import plot_result
 
-    ctau = parse_ctau_list(args.ctau)
+    ctau, note = _run_ctau(args)
     if not 0 <= args.plot_ctau < len(ctau):
         raise UsageError(f"--plot-ctau: {args.plot_ctau}: allowed 0..{len(ctau) - 1}")
     out = Path(args.out) if args.out else Path(f"{Path(args.experiment).stem}_m{args.mass:g}"
@@ -201,6 +213,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    smear=not args.no_smear, sample_size=args.sample, threads=args.threads,
                    progress=_progress_printer(nch * args.events, args.quiet),
                    options=options or None)
+    if note:
+        print(note)
     print(res.table())
     write_root(res, out)
     suffix = "_ptz.png" if res.experiment == "koto" else "_plot.png"
@@ -223,9 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shipped geometry name (koto, ...) or path to a geometry .toml")
     r.add_argument("--mass", type=_float("--mass"), default=100.0,
                    help="phi mass in MeV (default 100)")
-    r.add_argument("--ctau", default="1",
+    r.add_argument("--ctau", default=None,
                    help="comma-separated proper decay lengths c*tau of phi in metres; 'inf' "
-                   "for a stable phi (default 1)")
+                   "for a stable phi (default 1; with --eps-q/--eps-l the model's own c*tau)")
     r.add_argument("--events", type=_positive_int("--events"), default=1_000_000,
                    help="parent decays generated per channel (default 1e6)")
     r.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
@@ -244,11 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the reference channel (KOTO: K_L -> pi0 nu nubar)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--br", type=_float("--br"), default=None,
-                   help="CHARM: production BR(parent -> h phi) for every parent")
+                   help="CHARM: production BR(parent -> h phi) for every parent (not with "
+                   "--eps-q/--eps-l)")
     r.add_argument("--eps-q", type=_float("--eps-q"), default=None,
-                   help="CHARM: model point, quark coupling modifier (with --eps-l)")
+                   help="CHARM: model point (arXiv:2001.06522), quark coupling modifier; needs "
+                   "--eps-l; fixes c*tau and every BR")
     r.add_argument("--eps-l", type=_float("--eps-l"), default=None,
-                   help="CHARM: model point, lepton coupling modifier (with --eps-q)")
+                   help="CHARM: model point, lepton coupling modifier; needs --eps-q")
     r.set_defaults(func=_cmd_run)
     for mod in _plugins():
         mod.register(sub)

@@ -155,13 +155,23 @@ def branching_ratios(mass: float, options: Mapping[str, Any] | None
 
     opts = dict(options or {})
     model = opts.pop("model", None)
-    if model is None and ("eps_q" in opts or "eps_l" in opts):
-        model = ScalarModel(mass, float(opts.pop("eps_q", 0.0)), float(opts.pop("eps_l", 0.0)))
+    if ("eps_q" in opts) != ("eps_l" in opts):  # no silent default for the missing coupling
+        have, miss = ("eps_q", "eps_l") if "eps_q" in opts else ("eps_l", "eps_q")
+        raise ValueError(f"{miss} (--{miss.replace('_', '-')}): a model point needs both "
+                         f"eps_q and eps_l (--eps-q and --eps-l); only {have} was given")
+    if "eps_q" in opts:
+        if model is not None:
+            raise ValueError("eps_q: give either a model or eps_q/eps_l, not both")
+        model = ScalarModel(mass, float(opts.pop("eps_q")), float(opts.pop("eps_l")))
     br = opts.pop("br", None)
     br_decay = opts.pop("br_decay", None)
     if opts:
         raise ValueError(f"options: unknown key '{next(iter(opts))}' for charm (allowed: "
                          "model, eps_q, eps_l, br, br_decay)")
+    if model is not None and (br is not None or br_decay is not None):
+        which = "br" if br is not None else "br_decay"
+        raise ValueError(f"{which} (--br): a model point (eps_q, eps_l) fixes every production and "
+                         f"decay BR: give either {which} or the model point, not both")
     if model is not None:
         if abs(model.mass - mass) > 1e-9 * max(mass, 1.0):
             raise ValueError(f"options: model mass {model.mass:g} MeV differs from mass "
@@ -192,6 +202,31 @@ def branching_ratios(mass: float, options: Mapping[str, Any] | None
     if not 0 <= b <= 1:
         raise ValueError(f"options: br = {b:g}: allowed 0 <= br <= 1")
     return {key: b for key, *_ in PARENTS}, dec, f"production BR = {b:g} for every parent, {src}"
+
+
+def model_ctau(mass: float, options: Mapping[str, Any] | None) -> float | None:
+    """c tau [mm] fixed by the model point in ``options`` (``model`` or ``eps_q``/``eps_l``),
+    or None without a model point."""
+    opts = dict(options or {})
+    model = opts.get("model")
+    if model is None and "eps_q" in opts and "eps_l" in opts:
+        from ..model import ScalarModel
+
+        model = ScalarModel(mass, float(opts["eps_q"]), float(opts["eps_l"]))
+    return None if model is None else float(model.ctau)
+
+
+def check_model_ctau(mass: float, ctau: np.ndarray, options: Mapping[str, Any] | None) -> None:
+    """A model point fixes c tau: refuse a c tau grid other than the model's own value (the
+    expected events would belong to another model)."""
+    ct = model_ctau(mass, options)
+    if ct is None:
+        return
+    if ctau.size != 1 or not np.isclose(ctau[0], ct, rtol=1e-6, atol=0.0):
+        given = ", ".join(f"{c / 1000:g}" for c in ctau)
+        raise ValueError(f"ctau (--ctau): the model point fixes c tau = {ct / 1000:.6g} m "
+                         f"(from m_phi, eps_q, eps_l); got {given} m: leave out --ctau to use "
+                         "it, or give --br for a free c tau")
 
 
 # ---------------------------------------------------------------------------- results
@@ -279,6 +314,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     ctau = np.asarray(ctau, dtype=float)
     nct = ctau.size
     prod, dec, br_src = branching_ratios(mass, options)
+    check_model_ctau(mass, ctau, options)
     pot = geo["normalisation.pot"]
     acc: dict[str, np.ndarray] = {}
     err: dict[str, np.ndarray] = {}

@@ -381,7 +381,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
 
     KOTO takes no experiment-specific ``options``; any given are rejected."""
     if options:
-        raise ValueError(f"options: KOTO takes none, got {sorted(options)}")
+        raise ValueError(f"options: KOTO takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, smear=smear,
                       hists=hists, sample_size=sample_size, chunk_size=chunk_size,

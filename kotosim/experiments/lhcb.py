@@ -144,7 +144,11 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
              progress: Callable[[int], None] | None = None, options=None) -> Result:
     """Simulate B0 -> K*0 phi and B+ -> K+ phi (mass [MeV], c tau grid [mm]) at LHCb.
-    ``reference``, ``smear`` and ``options`` are accepted for the common interface only."""
+    ``reference`` and ``smear`` are accepted for the common interface only; ``options`` must
+    be empty."""
+    if options:
+        raise ValueError(f"options: LHCb takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     nct = ctau.size
     acc: dict[str, np.ndarray] = {}

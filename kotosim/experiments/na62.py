@@ -161,8 +161,11 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              hists: bool = True, sample_size: int = 0,
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
              progress: Callable[[int], None] | None = None, options=None) -> Result:
-    """Simulate K+ -> pi+ phi (mass [MeV], c tau grid [mm]) at NA62. ``reference`` and
-    ``options`` are accepted for the common interface and not used."""
+    """Simulate K+ -> pi+ phi (mass [MeV], c tau grid [mm]) at NA62. ``reference`` is
+    accepted for the common interface and not used; ``options`` must be empty."""
+    if options:
+        raise ValueError(f"options: NA62 takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, mass, ctau, n_events, seed, mass_index, smear=smear, hists=hists,
                       sample_size=sample_size, chunk_size=chunk_size, progress=progress)
