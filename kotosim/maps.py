@@ -664,8 +664,25 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
     return Path(path)
 
 
+# colour-bar labels of plot_scan: short enough for the bar's height (LaTeX as the axes)
+_CBAR_LABELS = {
+    "acceptance": "acceptance per parent",
+    "analytic": r"$\epsilon\,e^{-Lm/(pc\tau)}$ per parent",
+    "sim_over_analytic": "simulation / one-formula estimate",
+    "ratio_reference": "ratio to the reference channel",
+}
+
+
 def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") -> Path:
     """Colour map of ``name`` over (m_φ [MeV], cτ [m], log axis) with contours; PNG, atomic."""
+    import warnings
+
+    with warnings.catch_warnings():  # no matplotlib warning (with its file path) for the user
+        warnings.simplefilter("ignore", UserWarning)
+        return _plot_scan(result, path, name)
+
+
+def _plot_scan(result: ScanResult, path: str | Path, name: str) -> Path:
     from .plotting import _style
 
     plt, _ = _style()
@@ -679,17 +696,17 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
     if ratio:
         norm, cmap = LogNorm(vmin=0.1, vmax=10.0), "RdBu_r"
         levels = [0.5, 1.0, 2.0]
-        label = _MAP_TITLES.get(name, name)
+        label = _CBAR_LABELS.get(name, name)
     else:
         vmax = float(vals[ok].max()) if ok.any() else 1.0
         norm, cmap = LogNorm(vmin=vmax * 1e-4, vmax=vmax), "viridis"
         top = math.floor(math.log10(vmax))
         levels = [10.0 ** k for k in range(top - 4, top + 1)]
-        label = _MAP_TITLES.get(name, name) + " per parent"
+        label = _CBAR_LABELS.get(name, name)
     masked = np.ma.masked_where(~ok, vals)
     mesh = ax.pcolormesh(xe, ye, masked.T, norm=norm, cmap=cmap, shading="flat")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label(label)
+    cb.set_label(label, fontsize=16)
     if result.masses.size > 1 and result.ctau.size > 1 and ok.sum() > 3:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(ok, vals, np.nan if ratio else 0.0).T
@@ -701,8 +718,9 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(r"$m_\phi$ [MeV]")
     ax.set_ylabel(r"$c\tau_\phi$ [m]")
-    ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}, "
-                 f"{result.n_events:.2g} events per mass", fontsize=14)
+    # two lines, left-aligned and lifted: clear of the colour bar's top tick label
+    ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}\n"
+                 f"{result.n_events:.2g} events per mass", fontsize=13, loc="left", pad=14)
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     plt.close(fig)

@@ -70,8 +70,9 @@ class Result:
             lines.append(f"{n:<{width}} " + " ".join(cells))
         if any(np.isnan(np.asarray(v, dtype=float)).any()
                for d in (self.acceptance, self.region_fraction) for v in d.values()):
-            lines.append("  nan = undefined: a ratio 0/0 (nothing passed the denominator's "
-                         "selection), or no single L (p) reproduces the simulation")
+            lines.append("  nan = undefined, never 0 (a ratio 0/0: nothing passed the "
+                         "denominator's selection; L_eff/p_eff: no single L or p reproduces "
+                         "the simulation; see the descriptions)")
         if self.descriptions:
             lines.append("")
             lines += [f"  {n}: {d}" for n, d in self.descriptions.items()]

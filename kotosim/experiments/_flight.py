@@ -175,7 +175,12 @@ def plot(result: Result, path: str | Path, index: int = 0) -> Path:
         ax1.plot(np.array(ana["ctau_mm"]) / 1000.0, ana["value"], "--", color="C3",
                  label=ana["label"])
     ax1.set_xscale("log")
-    ax1.set_yscale("log")
+    shown = [np.asarray(ln.get_ydata(), dtype=float) for ln in ax1.get_lines()]
+    if any(np.any(y > 0) for y in shown):  # a log axis needs a positive value
+        ax1.set_yscale("log")
+    else:
+        ax1.text(0.5, 0.5, "no accepted event", transform=ax1.transAxes, ha="center",
+                 fontsize=16)
     ax1.set_xlabel(r"$c\tau_\phi$ [m]")
     ax1.set_ylabel(cfg.get("main_label", main), fontsize=18)
     ax1.legend(fontsize=12)

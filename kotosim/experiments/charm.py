@@ -35,6 +35,12 @@ PARENTS = (
     ("bplus", "B+- -> K+- phi", C.M_BPLUS, C.CTAU_BPLUS, C.M_KPLUS, False),
     ("b0", "B0 -> K*0 phi", C.M_B0, C.CTAU_B0, C.M_KSTAR0, False),
 )
+# the parent channels in the plot titles (LaTeX, like the other experiments' titles)
+_TEX = {"kplus": r"$K^+\to\pi^+\phi$", "kminus": r"$K^-\to\pi^-\phi$",
+        "kl": r"$K_L\to\pi^0\phi$", "bplus": r"$B^\pm\to K^\pm\phi$",
+        "b0": r"$B^0\to K^{*0}\phi$"}
+_TEX_PARENT = {"kplus": "$K^+$", "kminus": "$K^-$", "kl": "$K_L$", "bplus": r"$B^\pm$",
+               "b0": "$B^0$"}
 # phi decay channels seen by CHARM: key, daughter mass
 DECAYS = (("ee", C.M_E), ("mumu", C.M_MU), ("gammagamma", 0.0))
 MAX_MASS = C.M_BPLUS - C.M_KPLUS
@@ -189,13 +195,18 @@ def branching_ratios(mass: float, options: Mapping[str, Any] | None
         if unknown:
             raise ValueError(f"options: br_decay key '{sorted(unknown)[0]}' unknown (allowed: "
                              "ee, mumu, gammagamma)")
+        if not (all(0.0 <= v <= 1.0 for v in dec.values()) and sum(dec.values()) <= 1.0):
+            raise ValueError(f"options: br_decay = {dec}: each BR in [0, 1], sum <= 1")
         src = "user decay BRs"
     elif 0 < mass < MASS_MAX:
         brs = ScalarModel.higgs_mixing(mass, 1e-3).branching_ratios
         dec = {k: brs[k] for k, _ in DECAYS}
         src = "Higgs-mixing decay BRs"
-    else:
-        raise ValueError(f"options: give br_decay at mass = {mass:g} MeV (no model default)")
+    else:  # above the model's range: no decay BRs, so no detection probability (nan)
+        dec = {k: np.nan for k, _ in DECAYS}
+        src = (f"no decay BRs outside 0 < m_phi < {MASS_MAX:.1f} MeV (the scalar model stops "
+               "at the K Kbar threshold): detected_* and events are undefined (nan); per-channel "
+               "acceptances are given")
     if br is None:
         return None, dec, src
     b = float(br)
@@ -396,8 +407,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     config = {
         "geometry": geo.path, "variant": geo.variant or "", "chunk_size": int(chunk_size),
         "mass_index": int(mass_index), "main_key": mkey, "br_source": br_src,
-        "main_label": f"P(decay in volume) per {PARENTS[main_c][0]}",
-        "title": f"CHARM {PARENTS[main_c][1]}",
+        "main_label": f"P(decay in volume) per {_TEX_PARENT[PARENTS[main_c][0]]}",
+        "title": f"CHARM {_TEX[PARENTS[main_c][0]]}",
         "acceptance_curve": (_flight.curve_config(main_tot, False, "decay in volume")
                              if main_tot is not None else None),
         "analytic_curve": {
