@@ -646,10 +646,10 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
         for r in res:
             d = r.name
             for name in r.values:
-                f[f"{d}/{name}"] = r.hist(name)
+                f[f"{d}/{name}"] = _root_map(r, name)
             for name in r.values:
                 for i in range(r.masses.size):
-                    f[f"{d}/curves/{name}_m{i}"] = r.curve(name, i)
+                    f[f"{d}/curves/{name}_m{i}"] = _root_map(r, name, i)
             nm, nc = r.masses.size, r.ctau.size
             cols = {"mass_index": np.repeat(np.arange(nm, dtype=np.int32), nc),
                     "ctau_index": np.tile(np.arange(nc, dtype=np.int32), nm),
@@ -661,7 +661,60 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
                          title="scan points: one entry per (mass, ctau)")
             t.extend(cols)
             f[f"{d}/config"] = json.dumps(r.config)
+            f[f"{d}/README"] = _scan_readme(r)
     return Path(path)
+
+
+# ROOT (TLatex) titles of the maps' contents
+_ROOT_TITLES = {
+    "acceptance": "acceptance per parent",
+    "analytic": "one-formula estimate #epsilon e^{-Lm/(pc#tau)} per parent",
+    "sim_over_analytic": "simulation / one-formula estimate",
+    "ratio_reference": "acceptance ratio to the reference channel",
+}
+
+
+def _root_map(r: ScanResult, name: str, mass_index: int | None = None):
+    """Map ``name`` (or its row ``mass_index`` over cτ) as a TH2D (TH1D) with a ROOT title,
+    axis titles with units and entries = the number of grid points with a defined value
+    (uproot would store the sum of the values, meaningless for ratios)."""
+    from .io import _set_member, root_hist
+
+    what = _ROOT_TITLES.get(name, name)
+    vals = r.values[name] if mass_index is None else r.values[name][mass_index]
+    head = f"{r.name}: {what}, {r.n_events:.3g} events per mass"
+    if mass_index is None:
+        h = r.hist(name)
+        w = root_hist(h, f"{head} (undefined points stored as 0)", what, np.isfinite(vals).sum())
+        _set_member(w.member("fXaxis"), "fTitle", "m_{#phi} [MeV]")
+        _set_member(w.member("fYaxis"), "fTitle", "c#tau [mm]")
+    else:
+        h = r.curve(name, mass_index)
+        w = root_hist(h, f"{head}, m_{{#phi}} = {r.masses[mass_index]:g} MeV", what,
+                      np.isfinite(vals).sum())
+        _set_member(w.member("fXaxis"), "fTitle", "c#tau [mm]")
+    return w
+
+
+def _scan_readme(r: ScanResult) -> str:
+    """The ``README`` string object of a scan directory: every object and branch."""
+    maps = ", ".join(r.values)
+    lines = [
+        f"kotosim scan: {r.name}, {r.masses.size} masses x {r.ctau.size} c tau, "
+        f"{r.n_events} events per mass, seed {r.seed}. Units: MeV, mm.",
+        "The data are identical bit for bit for the same seed on any number of threads or "
+        "workers; the file bytes are not (ROOT stores a creation time and a unique id).",
+        f"Maps (TH2D, x = m_phi [MeV], y = c tau [mm]; sumw2 = Monte Carlo error^2; entries ="
+        f" number of grid points with a defined value; undefined points stored as 0): {maps}.",
+        *[f"  {k}: {_ROOT_TITLES.get(k, k)}" for k in r.values],
+        "curves/<map>_m<i> (TH1D over c tau [mm]): row i (mass index) of each map.",
+        "grid (TTree, one entry per (mass, c tau), NaN where a value is undefined): "
+        "mass_index, ctau_index; mass_MeV = m_phi [MeV]; ctau_mm = c tau [mm]; for every "
+        "map X, X and X_err (Monte Carlo error).",
+        "config (TObjString): the scan configuration (JSON).",
+        "README (TObjString): this text.",
+    ]
+    return "\n".join(lines)
 
 
 # colour-bar labels of plot_scan: short enough for the bar's height (LaTeX as the axes)

@@ -262,6 +262,7 @@ def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str
 
     g = geo.values
     out: dict[str, list] = {f"ptz{tag}": [], f"egamma{tag}": []}
+    n = max(float(tot["counts"][0]), 1.0)  # per K_L at the beam exit, as the acceptances
     for i in range(tot["ptz"].shape[0]):
         h = hist.Hist(
             hist.axis.Regular(int(g["histograms.z_bins"]), g["histograms.z_low"],
@@ -271,14 +272,14 @@ def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str
                               label="Reconstructed Pt [MeV/c]"),
             storage=hist.storage.Weight())
         v = h.view(flow=False)
-        v["value"], v["variance"] = tot["ptz"][i, 0], tot["ptz"][i, 1]
+        v["value"], v["variance"] = tot["ptz"][i, 0] / n, tot["ptz"][i, 1] / n**2
         out[f"ptz{tag}"].append(h)
         he = hist.Hist(hist.axis.Regular(int(g["histograms.e_bins"]), g["histograms.e_low"],
                                          g["histograms.e_high"], name="e",
                                          label="Photon energy [MeV]"),
                        storage=hist.storage.Weight())
         ve = he.view(flow=False)
-        ve["value"], ve["variance"] = tot["egam"][i, 0], tot["egam"][i, 1]
+        ve["value"], ve["variance"] = tot["egam"][i, 0] / n, tot["egam"][i, 1] / n**2
         out[f"egamma{tag}"].append(he)
     return out
 
