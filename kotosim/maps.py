@@ -736,6 +736,17 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
 
 
 def _plot_scan(result: ScanResult, path: str | Path, name: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = scan_figure(result, name)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def scan_figure(result: ScanResult, name: str = "acceptance"):
+    """The matplotlib figure :func:`plot_scan` saves (the caller closes it)."""
     from .plotting import _style
 
     plt, _ = _style()
@@ -774,7 +785,4 @@ def _plot_scan(result: ScanResult, path: str | Path, name: str) -> Path:
     # two lines, left-aligned and lifted: clear of the colour bar's top tick label
     ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}\n"
                  f"{result.n_events:.2g} events per mass", fontsize=13, loc="left", pad=14)
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return Path(path)
+    return fig
