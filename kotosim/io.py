@@ -164,7 +164,7 @@ def _write_hists(f, result: Result) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _describe_column(col: str, experiment: str) -> str:
+def _describe_column(col: str) -> str:
     """What event-sample column ``col`` holds, with units."""
     from .kernels.koto import STAGES
 
@@ -230,7 +230,7 @@ def run_readme(result: Result, written: list[tuple[str, str, str]]) -> str:
                      "Branches:")
         groups: list[tuple[list[str], str]] = []  # columns sharing one description
         for c in _flat_columns(result.sample):
-            d = _describe_column(c, result.experiment)
+            d = _describe_column(c)
             if groups and groups[-1][1] == d:
                 groups[-1][0].append(c)
             else:
