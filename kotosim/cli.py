@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,29 @@ class UsageError(ValueError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit code 2, no usage dump
-        raise UsageError(message)
+        # "argument --x: --x: why" / "argument --x: invalid int value" -> "--x: ..."
+        m = re.match(r"argument ([^:]+): (?:\1: )?(.*)", message, re.S)
+        raise UsageError(f"{m.group(1)}: {m.group(2)}" if m else message)
+
+
+# options that take no value: a following "-5" is not their value
+_FLAG_OPTIONS = {"--quiet", "--no-smear", "--no-reference", "--resume", "--no-plot",
+                 "--version", "--help", "-h"}
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.I)
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--mass -5:10:3`` -> ``--mass=-5:10:3``: argparse would read a value starting with a
+    minus as an option ("expected one argument"); joined, it reaches the option's own check,
+    which names the real reason."""
+    out: list[str] = []
+    for tok in argv:
+        if (out and _NEGATIVE.match(tok) and out[-1].startswith("--") and "=" not in out[-1]
+                and out[-1] not in _FLAG_OPTIONS):
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
 
 
 def parse_ctau_list(text: str) -> list[float]:
@@ -110,6 +133,19 @@ def _positive_int(name: str):
     return conv
 
 
+def _count(name: str):
+    """A whole number >= 0 written as 10000 or 1e4 (like --events)."""
+    def conv(s: str) -> int:
+        try:
+            x = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{s}' is not a whole number") from None
+        if not (math.isfinite(x) and x >= 0 and x == int(x)):
+            raise argparse.ArgumentTypeError(f"{s}: must be a whole number >= 0")
+        return int(x)
+    return conv
+
+
 def _float(name: str):
     def conv(s: str) -> float:
         try:
@@ -117,6 +153,9 @@ def _float(name: str):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}: '{s}' is not a number") from None
     return conv
+
+
+_PROGRESS_OPEN = [False]  # a progress line without its newline is on the terminal
 
 
 def _progress_printer(total: int, quiet: bool):
@@ -135,10 +174,23 @@ def _progress_printer(total: int, quiet: bool):
         left = max(total - done[0], 0) / rate if rate > 0 else 0.0
         sys.stderr.write(f"\r  {done[0]:>12,d}/{total:,d} events  {rate / 1e6:6.2f} M/s  "
                          f"{left:6.1f} s left ")
+        _PROGRESS_OPEN[0] = done[0] < total
         if done[0] >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
     return cb
+
+
+def _run_ctau(args: argparse.Namespace) -> tuple[list[float], str]:
+    """The run's cτ grid [mm]: --ctau, or a model point's own cτ (CHARM --eps-q/--eps-l), or
+    1 m; and a line saying where a model's cτ comes from."""
+    if args.eps_q is not None and args.eps_l is not None and args.ctau is None:
+        from .experiments.charm import model_ctau
+
+        ct = model_ctau(args.mass, {"eps_q": args.eps_q, "eps_l": args.eps_l})
+        return [ct], (f"model point m_phi = {args.mass:g} MeV, eps_q = {args.eps_q:g}, "
+                      f"eps_l = {args.eps_l:g}: c*tau = {ct / 1000:.6g} m (its own lifetime)")
+    return parse_ctau_list("1" if args.ctau is None else args.ctau), ""
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -146,7 +198,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .io import write_root
     from .plotting import plot_result
 
-    ctau = parse_ctau_list(args.ctau)
+    ctau, note = _run_ctau(args)
     if not 0 <= args.plot_ctau < len(ctau):
         raise UsageError(f"--plot-ctau: {args.plot_ctau}: allowed 0..{len(ctau) - 1}")
     out = Path(args.out) if args.out else Path(f"{Path(args.experiment).stem}_m{args.mass:g}"
@@ -165,6 +217,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                    smear=not args.no_smear, sample_size=args.sample, threads=args.threads,
                    progress=_progress_printer(nch * args.events, args.quiet),
                    options=options or None)
+    if note:
+        print(note)
     print(res.table())
     write_root(res, out)
     suffix = "_ptz.png" if res.experiment == "koto" else "_plot.png"
@@ -191,9 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shipped geometry name (koto, ...) or path to a geometry .toml")
     r.add_argument("--mass", type=_float("--mass"), default=100.0,
                    help="phi mass in MeV (default 100)")
-    r.add_argument("--ctau", default="1",
+    r.add_argument("--ctau", default=None,
                    help="comma-separated proper decay lengths c*tau of phi in metres; 'inf' "
-                   "for a stable phi (default 1)")
+                   "for a stable phi (default 1; with --eps-q/--eps-l the model's own c*tau)")
     r.add_argument("--events", type=_positive_int("--events"), default=1_000_000,
                    help="parent decays generated per channel (default 1e6)")
     r.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
@@ -201,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="geometry variant, e.g. run2016 for the KOTO 2016-18 layout")
     r.add_argument("--out", default=None, help="output ROOT file (default EXPERIMENT_mMASS.root)"
                    "; the plot is written next to it")
-    r.add_argument("--sample", type=int, default=10_000,
+    r.add_argument("--sample", type=_count("--sample"), default=10_000,
                    help="events kept in the event-sample TTree (default 10000; 0 for none)")
     r.add_argument("--hepmc", default=None, metavar="FILE",
                    help="also write the event sample as HepMC3 (.hepmc3) for a Geant4 "
@@ -215,11 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the reference channel (KOTO: K_L -> pi0 nu nubar)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--br", type=_float("--br"), default=None,
-                   help="CHARM: production BR(parent -> h phi) for every parent")
+                   help="CHARM: production BR(parent -> h phi) for every parent (not with "
+                   "--eps-q/--eps-l)")
     r.add_argument("--eps-q", type=_float("--eps-q"), default=None,
-                   help="CHARM: model point, quark coupling modifier (with --eps-l)")
+                   help="CHARM: model point (arXiv:2001.06522), quark coupling modifier; needs "
+                   "--eps-l; fixes c*tau and every BR")
     r.add_argument("--eps-l", type=_float("--eps-l"), default=None,
-                   help="CHARM: model point, lepton coupling modifier (with --eps-q)")
+                   help="CHARM: model point, lepton coupling modifier; needs --eps-q")
     r.set_defaults(func=_cmd_run)
     for mod in _plugins():
         mod.register(sub)
@@ -246,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_join_negative_values(sys.argv[1:] if argv is None
+                                                       else argv))
         if args.command == "run" and args.sample < 0:
             raise UsageError(f"--sample: {args.sample}: must be >= 0")
         return int(args.func(args) or 0)
@@ -255,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kotosim: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        if _PROGRESS_OPEN[0]:  # end the progress line first
+            sys.stderr.write("\n")
+            _PROGRESS_OPEN[0] = False
         print("kotosim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `kotosim run ... | head`: stop quietly

@@ -25,7 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["GeometryError", "Geometry", "Volume", "load_geometry", "available_geometries"]
+__all__ = ["GeometryError", "Geometry", "Volume", "load_geometry", "available_geometries",
+           "register_check", "require"]
 
 
 class GeometryError(ValueError):
@@ -175,9 +176,10 @@ def _convert(path: str, key: str, entry: object, spec: Spec) -> tuple[float, str
     x = float(value) * _UNITS[unit][1]
     if not (math.isfinite(x) and spec.lo <= x <= spec.hi):
         f = _UNITS[unit][1]
+        u_txt = (" " + unit) if unit != "1" else ""  # unit "1": a plain number
         raise GeometryError(
-            f"{path}: key '{key}' = {value:g} {unit} is out of range: allowed "
-            f"[{_fmt(spec.lo / f)}, {_fmt(spec.hi / f)}] {unit}")
+            f"{path}: key '{key}' = {value:g}{u_txt} is out of range: allowed "
+            f"[{_fmt(spec.lo / f)}, {_fmt(spec.hi / f)}]{u_txt or ' (dimensionless)'}")
     return x, str(entry.get("source", ""))
 
 
@@ -261,7 +263,14 @@ def load_geometry(name_or_path: str | Path, variant: str | None = None,
     ``overrides`` then replaces values by dotted key, given in internal units (MeV, mm, rad,
     sr), checked against the same ranges.
     """
-    path, text = resolve_path(name_or_path)
+    try:
+        path, text = resolve_path(name_or_path)
+    except UnicodeDecodeError:
+        raise GeometryError(f"{name_or_path}: not a geometry file: not UTF-8 text (a TOML "
+                            "file is expected)") from None
+    except OSError as exc:
+        raise GeometryError(f"{name_or_path}: cannot read the geometry file: "
+                            f"{exc.strerror or exc}") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -319,6 +328,21 @@ def load_geometry(name_or_path: str | Path, variant: str | None = None,
 
 
 _CHECKS: dict[str, object] = {}
+
+
+def _show(geo: Geometry, key: str) -> str:
+    """``key`` = value with its internal unit (mm, MeV, ...; no unit for plain numbers)."""
+    spec = _SCHEMAS.get(geo.experiment, {}).get(key)
+    unit = _DIM_UNIT[spec.dim] if spec is not None else "mm"  # volume keys are lengths
+    return f"'{key}' = {geo.values[key]:g}" + (f" {unit}" if unit != "1" else "")
+
+
+def require(geo: Geometry, ok: bool, keys: tuple[str, ...] | list[str], relation: str) -> None:
+    """Cross-key check for ``register_check`` functions: unless ``ok``, raise one line naming
+    the file, the keys with their values and the relation they violate."""
+    if not ok:
+        shown = ", ".join(_show(geo, k) for k in keys)
+        raise GeometryError(f"{geo.path}: keys {shown}: need {relation}")
 
 
 def register_check(experiment: str, fn) -> None:

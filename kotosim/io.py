@@ -18,7 +18,7 @@ import numpy as np
 
 from .result import Result
 
-__all__ = ["write_root", "atomic_path"]
+__all__ = ["write_root", "atomic_path", "root_hist", "effective_entries", "run_readme"]
 
 
 @contextmanager
@@ -41,19 +41,17 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def _ctau_label(ct: float) -> str:
-    return "inf" if not math.isfinite(ct) else f"{ct:g} mm"
-
-
 def write_root(result: Result, path: str | Path,
                extra: Callable[[object], None] | None = None) -> Path:
     """Write ``result`` to a ROOT file at ``path`` (atomically) and return the path.
 
     Contents: ``acceptance`` (TTree, one entry per cτ: ``ctau_mm`` and every acceptance with
     ``<name>_err``); ``region_fraction`` (TTree, per cτ); histograms ``ptz_<i>``,
-    ``z_<i>``, ``pt_<i>``, ``egamma_<i>`` for cτ index i (TH2/TH1 with sumw2) and the
-    reference channel's ``*_pinunu``; ``events`` (TTree of the event sample, if any);
-    ``config`` and ``cutflow`` (JSON strings, TObjString).
+    ``z_<i>``, ``pt_<i>``, ``egamma_<i>`` for cτ index i (TH2/TH1 with sumw2, per K_L at the
+    beam exit or per generated parent; titles with process, m_φ, cτ; entries = effective
+    entries) and the reference channel's ``*_pinunu``; ``events`` (TTree of the event
+    sample, if any); ``config`` and ``cutflow`` (JSON strings, TObjString); ``README``
+    (TObjString describing every object and branch).
     """
     import uproot
 
@@ -73,19 +71,9 @@ def write_root(result: Result, path: str | Path,
                 t = f.mktree("region_fraction", {k: v.dtype for k, v in reg.items()},
                              title="fraction of signal-selected phi decaying in each region")
                 t.extend(reg)
-            for name, hs in result.hists.items():
-                for i, h in enumerate(hs):
-                    label = (_ctau_label(result.ctau[i]) if not name.endswith("_pinunu")
-                             else "reference")
-                    base, tag = (name[:-7], "_pinunu") if name.endswith("_pinunu") else (name, "")
-                    h = h.copy()
-                    h.label = f"{base} ({label})"
-                    f[f"{base}_{i}{tag}" if not tag else f"{base}{tag}"] = h
-                    if base == "ptz":
-                        zname = f"z_{i}" if not tag else "z_pinunu"
-                        ptname = f"pt_{i}" if not tag else "pt_pinunu"
-                        f[zname] = h.project("z")
-                        f[ptname] = h.project("pt")
+            written = _write_hists(f, result)
+            if result.sample is not None and len(result.sample) > 0:
+                _write_sample(f, result)
             if result.sample is not None and len(result.sample) > 0:
                 _write_sample(f, result)
             cfg = dict(result.config)
@@ -95,9 +83,163 @@ def write_root(result: Result, path: str | Path,
                     "descriptions": result.descriptions}
             f["config"] = json.dumps(cfg)
             f["cutflow"] = json.dumps(result.cutflow)
+            f["README"] = run_readme(result, written)
             if extra is not None:
                 extra(f)
     return Path(path)
+
+
+# ---- ROOT objects a physicist opens in ROOT: titles, axis labels, units, meaningful entries
+
+# what each histogram of a run shows (ROOT TLatex in titles)
+_HIST_WHAT = {"ptz": "reconstructed P_{t} vs Z_{vtx}", "z": "reconstructed Z_{vtx}",
+              "pt": "reconstructed P_{t}", "egamma": "photon energies (both photons)",
+              "phi_decay": "#phi decay point"}
+_PROCESS = {"koto": "K_{L}#rightarrow#pi^{0}#phi", "na62": "K^{+}#rightarrow#pi^{+}#phi",
+            "charm": "CHARM", "lhcb": "LHCb B#rightarrowK^{(*)}#phi"}
+
+
+def _per(experiment: str) -> str:
+    """What the histogram contents are normalised to."""
+    return "K_{L} at the beam exit" if experiment == "koto" else "generated parent"
+
+
+def effective_entries(h) -> float:
+    """(sum w)^2 / sum w^2 over all bins: the number of unweighted events with the same
+    relative error (ROOT's GetEffectiveEntries); 0 for an empty histogram."""
+    sw, sw2 = float(np.sum(h.values(flow=True))), float(np.sum(h.variances(flow=True)))
+    return sw * sw / sw2 if sw2 > 0 else 0.0
+
+
+def root_hist(h, title: str, content: str, entries: float):
+    """``h`` (hist.Hist, 1-D or 2-D, Weight storage) as an uproot-writable TH1D/TH2D with the
+    ROOT title ``title``, the content axis title ``content`` (y for 1-D, z for 2-D) and
+    fEntries = ``entries`` (uproot would store the sum of the values)."""
+    import uproot
+
+    w = uproot.writing.identify.to_writable(h)
+    _set_member(w, "fTitle", title)
+    _set_member(w, "fEntries", float(entries))
+    _set_member(w.member("fYaxis" if len(h.axes) == 1 else "fZaxis"), "fTitle", content)
+    return w
+
+
+def _set_member(model, name: str, value) -> None:
+    """Set ROOT member ``name`` of an uproot model where it is stored (the model or one of
+    its base classes, e.g. TNamed for fTitle, TH1 for fEntries)."""
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        if name in m._members:
+            m._members[name] = value
+            return
+        stack.extend(getattr(m, "_bases", []))
+    raise KeyError(name)
+
+
+def _write_hists(f, result: Result) -> list[tuple[str, str, str]]:
+    """Write every histogram of ``result`` with a title saying process, m_phi, c tau and the
+    normalisation; return (name, class, description) rows for the README."""
+    rows = []
+    proc = _PROCESS.get(result.experiment, result.experiment)
+    per = _per(result.experiment)
+    for name, hs in result.hists.items():
+        ref = name.endswith("_pinunu")
+        base = name[:-7] if ref else name
+        for i, h in enumerate(hs):
+            if ref:
+                where = "reference K_{L}#rightarrow#pi^{0}#nu#bar{#nu}"
+            else:
+                ct = result.ctau[i]
+                ctl = "#infty" if not math.isfinite(ct) else f"{ct / 1000:g} m"
+                where = f"{proc}, m_{{#phi}} = {result.mass:g} MeV, c#tau = {ctl}"
+            parts = [(base, h)]
+            if base == "ptz":
+                parts += [("z", h.project("z")), ("pt", h.project("pt"))]
+            for b, hh in parts:
+                key = f"{b}_pinunu" if ref else f"{b}_{i}"
+                title = f"{where}: {_HIST_WHAT.get(b, b)}, per {per}"
+                f[key] = root_hist(hh, title, f"per {per}, per bin", effective_entries(hh))
+                rows.append((key, "TH2D" if len(hh.axes) == 2 else "TH1D", title))
+    return rows
+
+
+def _describe_column(col: str) -> str:
+    """What event-sample column ``col`` holds, with units."""
+    from .kernels.koto import STAGES
+
+    docs = {
+        "p_kl": "K_L momentum at the beam exit [MeV/c]",
+        "vertex": "parent decay vertex x, y, z [mm]",
+        "x": "phi four-momentum (reference channel: the nu nubar system) px, py, pz, E [MeV]",
+        "pi0": "pi0 four-momentum [MeV]", "g1": "first photon four-momentum [MeV]",
+        "g2": "second photon four-momentum [MeV]",
+        "hits": "photon hits on the CsI face: g1_x, g1_y, g2_x, g2_y true position [mm]; "
+                "*_e_reco, *_x_reco, *_y_reco smeared energy [MeV] and position [mm]",
+        "z_reco": "reconstructed pi0 vertex Z [mm]", "pt_reco": "reconstructed pi0 Pt [MeV/c]",
+        "w_kl": "K_L weight: probability to decay between the beam exit and the CsI face",
+        "stage": "last selection stage passed: " + ", ".join(
+            f"{k} = {s}" for k, s in enumerate(STAGES)),
+        "x_l1": "phi path length to the entry into the first veto region [mm] (0: none)",
+        "x_l2": "phi path length to the exit of the last veto region [mm] (0: none)",
+        "parent": "parent meson four-momentum [MeV]",
+        "h": "recoil hadron (pi, K, K*) four-momentum [MeV]", "phi": "phi four-momentum [MeV]",
+        "h_p_reco": "reconstructed hadron momentum [MeV/c] (NA62)",
+        "m2miss_reco": "reconstructed m^2_miss [MeV^2] (NA62)",
+        "w_parent": "parent weight: probability to decay in the fiducial volume (NA62) or "
+                    "before absorption (CHARM kaons); 1 otherwise",
+        "selected": "1 if the lifetime-independent selection passed (NA62: pi+ selected; "
+                    "CHARM/LHCb: phi towards the signal volume), else 0",
+        "signal_l1": "phi path length to the entry into the first signal volume [mm]",
+        "signal_l2": "phi path length to the exit of the last signal volume [mm]",
+        "veto_l1": "phi path length to the entry into the first veto volume [mm]",
+        "veto_l2": "phi path length to the exit of the last veto volume [mm]",
+        "parent_flight": "parent flight distance before its decay [mm]",
+        "weight": "signal weight per c tau: weight[i] belongs to ctau_mm[i] of the "
+                  "acceptance tree",
+    }
+    return docs.get(col) or docs.get(col.split("_")[0], "see the kotosim documentation")
+
+
+def run_readme(result: Result, written: list[tuple[str, str, str]]) -> str:
+    """The ``README`` string object of a run file: every object and every branch."""
+    per = _per(result.experiment).replace("{", "").replace("}", "")
+    lines = [
+        f"kotosim run: {result.experiment}"
+        + (f" ({result.variant})" if result.variant else "")
+        + f", m_phi = {result.mass:g} MeV, {result.n_events} events per channel, seed "
+          f"{result.seed}. Units: MeV, mm, ns (c tau in mm in trees, in m in titles).",
+        "The data (bins, errors, tree entries) are identical bit for bit for the same seed on "
+        "any number of threads; the file bytes are not (ROOT stores a creation time and a "
+        "unique id).",
+        "",
+        "acceptance (TTree): one entry per c tau. Branches: ctau_mm = c tau [mm] (inf: stable "
+        "phi); for every quantity X, X and X_err (Monte Carlo error):",
+    ]
+    lines += [f"  {k}: {d}" for k, d in result.descriptions.items()]
+    if result.region_fraction:
+        lines.append("region_fraction (TTree): one entry per c tau: ctau_mm and, per veto "
+                     "region, the fraction of signal-selected phi that decay inside it.")
+    if written:
+        lines.append(f"Histograms (sumw2 = Monte Carlo variance): contents per {per}, per "
+                     "bin, as in the PNG; entries = effective number of events "
+                     "(sum w)^2/sum w^2; <name>_<i> belongs to ctau_mm[i]:")
+        lines += [f"  {n} ({c}): {t}" for n, c, t in written]
+    if result.sample is not None and len(result.sample) > 0:
+        lines.append("events (TTree): the first generated events, whatever the selection. "
+                     "Branches:")
+        groups: list[tuple[list[str], str]] = []  # columns sharing one description
+        for c in _flat_columns(result.sample):
+            d = _describe_column(c)
+            if groups and groups[-1][1] == d:
+                groups[-1][0].append(c)
+            else:
+                groups.append(([c], d))
+        lines += [f"  {', '.join(cs)}: {d}" for cs, d in groups]
+    lines += ["config (TObjString): the run configuration (JSON).",
+              "cutflow (TObjString): weighted fraction surviving each selection stage, per "
+              "channel (JSON).", "README (TObjString): this text."]
+    return "\n".join(lines)
 
 
 def _flat_columns(arr, prefix: str = "") -> dict[str, np.ndarray]:

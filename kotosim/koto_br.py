@@ -67,10 +67,10 @@ class EffectiveBR:
             f"  A(pi0 phi, c*tau)/A(pi0 nu nu)   = {self.acc_ratio:.4e} ± "
             f"{self.acc_ratio_error:.1e}   (stable phi: {self.acc_ratio_stable:.4f})",
             f"  BR(KOTO), simulation             = {self.br_sim:.4e} ± {self.br_sim_error:.1e}",
-            f"  BR(KOTO), eps BR exp(-L m/(p tau)) = {self.br_analytic:.4e}   "
-            f"(L = {self.length / 1000:g} m, p = {self.momentum / 1000:g} GeV, "
-            f"eps = stable ratio)",
-            f"  simulation / analytic            = {self.sim_over_analytic:.4g}",
+            f"  BR(KOTO), one-formula estimate   = {self.br_analytic:.4e}   "
+            f"(eps BR exp(-L m/(p tau)), L = {self.length / 1000:g} m, "
+            f"p = {self.momentum / 1000:g} GeV, eps = stable ratio)",
+            f"  simulation / one-formula         = {self.sim_over_analytic:.4g}",
         ])
 
 

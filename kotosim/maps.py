@@ -51,8 +51,8 @@ CHECKPOINT_FORMAT = 1
 _MAP_ORDER = ("acceptance", "analytic", "sim_over_analytic", "ratio_reference")
 _MAP_TITLES = {
     "acceptance": "acceptance",
-    "analytic": "seed formula eps exp(-L m/(p c tau))",
-    "sim_over_analytic": "simulation / seed formula",
+    "analytic": "one-formula estimate eps exp(-L m/(p c tau))",
+    "sim_over_analytic": "simulation / one-formula estimate",
     "ratio_reference": "acceptance ratio to the reference channel",
 }
 
@@ -290,7 +290,7 @@ class _Checkpoint:
             return
         if not self.resume:
             raise ValueError(f"{self.dir}: a checkpoint of an interrupted scan exists: rerun "
-                             "with --resume (resume=True), or remove it")
+                             "with --resume, or remove it")
         try:
             old = json.loads(mpath.read_text())
         except (OSError, ValueError) as exc:
@@ -646,10 +646,10 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
         for r in res:
             d = r.name
             for name in r.values:
-                f[f"{d}/{name}"] = r.hist(name)
+                f[f"{d}/{name}"] = _root_map(r, name)
             for name in r.values:
                 for i in range(r.masses.size):
-                    f[f"{d}/curves/{name}_m{i}"] = r.curve(name, i)
+                    f[f"{d}/curves/{name}_m{i}"] = _root_map(r, name, i)
             nm, nc = r.masses.size, r.ctau.size
             cols = {"mass_index": np.repeat(np.arange(nm, dtype=np.int32), nc),
                     "ctau_index": np.tile(np.arange(nc, dtype=np.int32), nm),
@@ -661,11 +661,92 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
                          title="scan points: one entry per (mass, ctau)")
             t.extend(cols)
             f[f"{d}/config"] = json.dumps(r.config)
+            f[f"{d}/README"] = _scan_readme(r)
     return Path(path)
+
+
+# ROOT (TLatex) titles of the maps' contents
+_ROOT_TITLES = {
+    "acceptance": "acceptance per parent",
+    "analytic": "one-formula estimate #epsilon e^{-Lm/(pc#tau)} per parent",
+    "sim_over_analytic": "simulation / one-formula estimate",
+    "ratio_reference": "acceptance ratio to the reference channel",
+}
+
+
+def _root_map(r: ScanResult, name: str, mass_index: int | None = None):
+    """Map ``name`` (or its row ``mass_index`` over cτ) as a TH2D (TH1D) with a ROOT title,
+    axis titles with units and entries = the number of grid points with a defined value
+    (uproot would store the sum of the values, meaningless for ratios)."""
+    from .io import _set_member, root_hist
+
+    what = _ROOT_TITLES.get(name, name)
+    vals = r.values[name] if mass_index is None else r.values[name][mass_index]
+    head = f"{r.name}: {what}, {r.n_events:.3g} events per mass"
+    if mass_index is None:
+        h = r.hist(name)
+        w = root_hist(h, f"{head} (undefined points stored as 0)", what, np.isfinite(vals).sum())
+        _set_member(w.member("fXaxis"), "fTitle", "m_{#phi} [MeV]")
+        _set_member(w.member("fYaxis"), "fTitle", "c#tau [mm]")
+    else:
+        h = r.curve(name, mass_index)
+        w = root_hist(h, f"{head}, m_{{#phi}} = {r.masses[mass_index]:g} MeV", what,
+                      np.isfinite(vals).sum())
+        _set_member(w.member("fXaxis"), "fTitle", "c#tau [mm]")
+    return w
+
+
+def _scan_readme(r: ScanResult) -> str:
+    """The ``README`` string object of a scan directory: every object and branch."""
+    maps = ", ".join(r.values)
+    lines = [
+        f"kotosim scan: {r.name}, {r.masses.size} masses x {r.ctau.size} c tau, "
+        f"{r.n_events} events per mass, seed {r.seed}. Units: MeV, mm.",
+        "The data are identical bit for bit for the same seed on any number of threads or "
+        "workers; the file bytes are not (ROOT stores a creation time and a unique id).",
+        f"Maps (TH2D, x = m_phi [MeV], y = c tau [mm]; sumw2 = Monte Carlo error^2; entries ="
+        f" number of grid points with a defined value; undefined points stored as 0): {maps}.",
+        *[f"  {k}: {_ROOT_TITLES.get(k, k)}" for k in r.values],
+        "curves/<map>_m<i> (TH1D over c tau [mm]): row i (mass index) of each map.",
+        "grid (TTree, one entry per (mass, c tau), NaN where a value is undefined): "
+        "mass_index, ctau_index; mass_MeV = m_phi [MeV]; ctau_mm = c tau [mm]; for every "
+        "map X, X and X_err (Monte Carlo error).",
+        "config (TObjString): the scan configuration (JSON).",
+        "README (TObjString): this text.",
+    ]
+    return "\n".join(lines)
+
+
+# colour-bar labels of plot_scan: short enough for the bar's height (LaTeX as the axes)
+_CBAR_LABELS = {
+    "acceptance": "acceptance per parent",
+    "analytic": r"$\epsilon\,e^{-Lm/(pc\tau)}$ per parent",
+    "sim_over_analytic": "simulation / one-formula estimate",
+    "ratio_reference": "ratio to the reference channel",
+}
 
 
 def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") -> Path:
     """Colour map of ``name`` over (m_φ [MeV], cτ [m], log axis) with contours; PNG, atomic."""
+    import warnings
+
+    with warnings.catch_warnings():  # no matplotlib warning (with its file path) for the user
+        warnings.simplefilter("ignore", UserWarning)
+        return _plot_scan(result, path, name)
+
+
+def _plot_scan(result: ScanResult, path: str | Path, name: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig = scan_figure(result, name)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def scan_figure(result: ScanResult, name: str = "acceptance"):
+    """The matplotlib figure :func:`plot_scan` saves (the caller closes it)."""
     from .plotting import _style
 
     plt, _ = _style()
@@ -679,17 +760,17 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
     if ratio:
         norm, cmap = LogNorm(vmin=0.1, vmax=10.0), "RdBu_r"
         levels = [0.5, 1.0, 2.0]
-        label = _MAP_TITLES.get(name, name)
+        label = _CBAR_LABELS.get(name, name)
     else:
         vmax = float(vals[ok].max()) if ok.any() else 1.0
         norm, cmap = LogNorm(vmin=vmax * 1e-4, vmax=vmax), "viridis"
         top = math.floor(math.log10(vmax))
         levels = [10.0 ** k for k in range(top - 4, top + 1)]
-        label = _MAP_TITLES.get(name, name) + " per parent"
+        label = _CBAR_LABELS.get(name, name)
     masked = np.ma.masked_where(~ok, vals)
     mesh = ax.pcolormesh(xe, ye, masked.T, norm=norm, cmap=cmap, shading="flat")
     cb = fig.colorbar(mesh, ax=ax)
-    cb.set_label(label)
+    cb.set_label(label, fontsize=16)
     if result.masses.size > 1 and result.ctau.size > 1 and ok.sum() > 3:
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(ok, vals, np.nan if ratio else 0.0).T
@@ -701,9 +782,7 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
     ax.set_ylim(ye[0], ye[-1])
     ax.set_xlabel(r"$m_\phi$ [MeV]")
     ax.set_ylabel(r"$c\tau_\phi$ [m]")
-    ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}, "
-                 f"{result.n_events:.2g} events per mass", fontsize=14)
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-    plt.close(fig)
-    return Path(path)
+    # two lines, left-aligned and lifted: clear of the colour bar's top tick label
+    ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}\n"
+                 f"{result.n_events:.2g} events per mass", fontsize=13, loc="left", pad=14)
+    return fig

@@ -63,6 +63,7 @@ from kotosim.constants import (
 
 __all__ = [
     "GammaGammaHadrons", "PiPi", "KToPiNorm", "ScalarModel", "MASS_MAX", "DELTA_A_MU_SEED",
+    "EPS_MAX", "EPS_MIN", "MASS_MIN",
     "loop_f", "a_half", "a_one", "g2_loop_integral", "delta_a_lepton", "ckm_matrix",
     "br_kl_pi0phi", "br_kplus_piplusphi", "br_b_kphi", "br_b0_kstar0phi",
     "eps_l_for_delta_a_mu", "eps_q_for_br_kl", "scan_table", "pipi_dispersive_ratio",
@@ -115,6 +116,9 @@ _KPI_CHOICES = get_args(KToPiNorm)
 
 #: Largest m_phi [MeV] the decay model covers: the K+ K- threshold (see module docstring).
 MASS_MAX = 2.0 * M_KPLUS
+#: Smallest m_phi [MeV] ``ScalarModel`` takes (1 eV): a numerical guard (the gamma gamma width
+#: ~ m^3 would underflow for tiny masses and couplings).
+MASS_MIN = 1e-6
 #: Delta a_mu = a_mu(exp) - a_mu(SM) = (27.4 +- 7.3) x 10^-10 used by the seed (seed slide 16).
 DELTA_A_MU_SEED = 27.4e-10
 #: K -> pi scalar form factor used by the "f0" option (inputs.md section 1).
@@ -164,11 +168,32 @@ def _check_finite(name: str, value: float) -> float:
     return x
 
 
+#: Largest |eps_q|, |eps_l| accepted [dimensionless].  A numerical guard, far above the
+#: perturbative range: eps y_f < 4 pi with y_f = sqrt(2) m_f / v needs |eps_q| < 12.6 (top)
+#: and |eps_l| < 1230 (tau).
+EPS_MAX = 1e4
+#: Smallest non-zero |eps| accepted: below it every width underflows towards 0 (c tau beyond
+#: ~1e60 m; give 0 for an uncoupled sector, or c tau = inf for a stable phi).
+EPS_MIN = 1e-30
+
+
+def _check_coupling(name: str, value: float) -> float:
+    """A coupling modifier: finite, 0 or EPS_MIN <= |eps| <= EPS_MAX."""
+    x = _check_finite(name, value)
+    if x != 0.0 and not EPS_MIN <= abs(x) <= EPS_MAX:
+        raise ValueError(f"{name}: must be 0 or {EPS_MIN:g} <= |{name}| <= {EPS_MAX:g} "
+                         f"(got {x:g})")
+    return x
+
+
 def _check_mass(mass: float, *, allow_zero: bool = False, upper: float | None = None) -> float:
     m = _check_finite("mass", mass)
     if m < 0.0 or (m == 0.0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"mass: m_phi must be {bound} MeV (got {m:g} MeV)")
+    if upper is not None and m < MASS_MIN:
+        raise ValueError(f"mass: m_phi must be >= {MASS_MIN:g} MeV (1 eV; below, the widths "
+                         f"underflow) (got {m:g} MeV)")
     if upper is not None and m >= upper:
         raise ValueError(
             f"mass: m_phi must be < {upper:.1f} MeV (2 m_K+, the K Kbar threshold: the decay "
@@ -262,7 +287,7 @@ def delta_a_lepton(mass: float, eps_l: float, m_lepton: float) -> float:
 
     mass, m_lepton in MeV.  CP-even scalar: positive for any eps_l.
     """
-    g = eps_l * m_lepton / V_HIGGS
+    g = _check_coupling("eps_l", eps_l) * m_lepton / V_HIGGS
     return g * g / (8.0 * math.pi**2) * g2_loop_integral(mass / m_lepton)
 
 
@@ -327,7 +352,7 @@ def br_kl_pi0phi(mass: float, eps_q: float = 1.0, k_to_pi_norm: KToPiNorm = "see
     width hbar/tau_KL (PDG).  mass [MeV] >= 0; returns 0 for m_phi >= m_KL - m_pi0.
     """
     m = _check_mass(mass, allow_zero=True)
-    eps = _check_finite("eps_q", eps_q)
+    eps = _check_coupling("eps_q", eps_q)
     norm = _check_choice("k_to_pi_norm", k_to_pi_norm, _KPI_CHOICES)
     lam = _sqrt_kallen(M_KL, M_PI0, m)
     if lam == 0.0:
@@ -345,7 +370,7 @@ def br_kplus_piplusphi(mass: float, eps_q: float = 1.0,
     mass [MeV] >= 0; 0 for m_phi >= m_K+ - m_pi+.  Only the "f0" option changes the result.
     """
     m = _check_mass(mass, allow_zero=True)
-    eps = _check_finite("eps_q", eps_q)
+    eps = _check_coupling("eps_q", eps_q)
     norm = _check_choice("k_to_pi_norm", k_to_pi_norm, _KPI_CHOICES)
     lam = _sqrt_kallen(M_KPLUS, M_PIPLUS, m)
     if lam == 0.0:
@@ -368,7 +393,7 @@ def br_b_kphi(mass: float, eps_q: float = 1.0) -> float:
     hbar/tau_B+ (PDG).  mass [MeV] >= 0; 0 above m_B+ - m_K+.
     """
     m = _check_mass(mass, allow_zero=True)
-    eps = _check_finite("eps_q", eps_q)
+    eps = _check_coupling("eps_q", eps_q)
     lam = _sqrt_kallen(M_BPLUS, M_KPLUS, m)
     if lam == 0.0:
         return 0.0
@@ -385,7 +410,7 @@ def br_b0_kstar0phi(mass: float, eps_q: float = 1.0) -> float:
     hbar/tau_B0 (PDG).  mass [MeV] >= 0; 0 above m_B0 - m_K*0.
     """
     m = _check_mass(mass, allow_zero=True)
-    eps = _check_finite("eps_q", eps_q)
+    eps = _check_coupling("eps_q", eps_q)
     lam = _sqrt_kallen(M_B0, M_KSTAR0, m)
     if lam == 0.0:
         return 0.0
@@ -416,8 +441,9 @@ class ScalarModel:
     mass
         m_phi in MeV, 0 < m_phi < MASS_MAX (= 2 m_K+ = 987.4 MeV).
     eps_q, eps_l
-        Coupling modifiers relative to the SM Higgs (seed slide 34); eps_W = eps_q.  Any finite
-        real value, the sign matters for gamma gamma interference; not both zero.
+        Coupling modifiers relative to the SM Higgs (seed slide 34); eps_W = eps_q.  0 or
+        EPS_MIN <= |eps| <= EPS_MAX (1e-30 ... 1e4); the sign matters for gamma gamma
+        interference; not both zero.
     gamma_gamma_hadrons, pipi, k_to_pi_norm
         Treatment options, see ``GammaGammaHadrons``, ``PiPi``, ``KToPiNorm``.  Defaults are the
         seed talk's choices ("quarks", "chiral", "seed").
@@ -434,8 +460,8 @@ class ScalarModel:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mass", _check_mass(self.mass, upper=MASS_MAX))
-        object.__setattr__(self, "eps_q", _check_finite("eps_q", self.eps_q))
-        object.__setattr__(self, "eps_l", _check_finite("eps_l", self.eps_l))
+        object.__setattr__(self, "eps_q", _check_coupling("eps_q", self.eps_q))
+        object.__setattr__(self, "eps_l", _check_coupling("eps_l", self.eps_l))
         if self.eps_q == 0.0 and self.eps_l == 0.0:
             raise ValueError("eps_q: eps_q and eps_l cannot both be 0 (phi would be stable)")
         _check_choice("gamma_gamma_hadrons", self.gamma_gamma_hadrons, _GG_CHOICES)
@@ -446,8 +472,9 @@ class ScalarModel:
     def higgs_mixing(cls, mass: float, sin_theta: float, **options: str) -> ScalarModel:
         """Higgs-mixing model eps_q = eps_l = eps_W = sin(theta) (seed slide 32), |sin| <= 1."""
         s = _check_finite("sin_theta", sin_theta)
-        if not 0.0 < abs(s) <= 1.0:
-            raise ValueError(f"sin_theta: must satisfy 0 < |sin_theta| <= 1 (got {s:g})")
+        if not EPS_MIN <= abs(s) <= 1.0:
+            raise ValueError(f"sin_theta: must satisfy {EPS_MIN:g} <= |sin_theta| <= 1 "
+                             f"(got {s:g})")
         _check_options(options)
         return cls(mass, s, s, **options)
 
@@ -603,7 +630,11 @@ def eps_l_for_delta_a_mu(mass: float, target: float = DELTA_A_MU_SEED) -> float:
     t = _check_finite("target", target)
     if t <= 0.0:
         raise ValueError(f"target: Delta a_mu target must be > 0 for a CP-even scalar (got {t:g})")
-    return math.sqrt(t / delta_a_lepton(m, 1.0, M_MU))
+    eps_l = math.sqrt(t / delta_a_lepton(m, 1.0, M_MU))
+    if eps_l > EPS_MAX:
+        raise ValueError(f"target: Delta a_mu = {t:g} needs eps_l = {eps_l:.3g} > {EPS_MAX:g}"
+                         f" at m_phi = {m:g} MeV")
+    return eps_l
 
 
 def eps_q_for_br_kl(mass: float, target_br: float, **options: str) -> float:
@@ -623,7 +654,11 @@ def eps_q_for_br_kl(mass: float, target_br: float, **options: str) -> float:
             f"mass: K_L -> pi0 phi is closed or vanishes for m_phi = {float(mass):g} MeV "
             f"(threshold m_KL - m_pi0 = {M_KL - M_PI0:.1f} MeV)"
         )
-    return math.sqrt(t / br1)
+    eps_q = math.sqrt(t / br1)
+    if eps_q > EPS_MAX:
+        raise ValueError(f"target_br: BR = {t:g} needs eps_q = {eps_q:.3g} > {EPS_MAX:g} at "
+                         f"m_phi = {float(mass):g} MeV")
+    return eps_q
 
 
 SCAN_FIELDS: tuple[str, ...] = (

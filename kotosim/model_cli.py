@@ -33,8 +33,12 @@ _OPTION_FLAGS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
      "quarks/hadrons in the gamma gamma loop"),
     ("--pipi", "pipi", get_args(mdl.PiPi), "pi pi width: LO chiral or Winkler-rescaled"),
     ("--k-to-pi-norm", "k_to_pi_norm", get_args(mdl.KToPiNorm),
-     "K -> pi phi normalisation (seed: Re g with m_K^2)"),
+     "K -> pi phi normalisation (seed = Re g with m_K^2, arXiv:2001.06522)"),
 )
+
+
+#: Largest --events of ``model koto``/``koto-scan`` (per channel and mass).
+MAX_EVENTS = 10**11
 
 
 class _CliError(Exception):
@@ -81,7 +85,7 @@ def register(subparsers: Any) -> None:
         help="plot BR(ee, mumu, gammagamma, pipi) and c*tau vs m_phi (PNG + CSV)",
         description="Draw BR(phi -> ee, mumu, gammagamma, pipi) and the decay length c*tau "
                     "versus m_phi [MeV] for the Higgs-mixing model (dashed) and a type-X-like "
-                    "model eps_l >> eps_q (solid), like seed slide 37. Writes "
+                    "model eps_l >> eps_q (solid), as in arXiv:2001.06522. Writes "
                     "DIR/model_br_ctau.png and DIR/model_br_ctau.csv.",
     )
     pp.add_argument("--out", metavar="DIR", help="output directory (created if missing)")
@@ -105,7 +109,7 @@ def register(subparsers: Any) -> None:
         "koto",
         help="effective BR(K_L -> pi0 phi) seen by KOTO: simulation vs eps BR exp(-L m/(p tau))",
         description="Simulate KOTO at the model's mass and lifetime: BR(KOTO) = BR(K_L -> pi0 "
-                    "phi) x A(pi0 phi, c tau)/A(pi0 nu nu), beside the seed's analytic "
+                    "phi) x A(pi0 phi, c tau)/A(pi0 nu nu), beside the one-formula estimate "
                     "approximation with the geometry file's (L, p).")
     pk.add_argument("--mass", metavar="MEV", help="scalar mass m_phi in MeV")
     pk.add_argument("--eps-q", dest="eps_q", metavar="EPS_Q", help="quark coupling")
@@ -123,8 +127,8 @@ def register(subparsers: Any) -> None:
         help="effective BR at KOTO over (m_phi, eps_q): ROOT file and plane plot with bands",
         description="Scan (m_phi, eps_q) with eps_l fixed by (g-2)_mu (or given); write the "
                     "simulated and analytic effective BR maps to a ROOT file and draw the "
-                    "KOTO-favoured bands (BR_KOTO = 2.1 +2.0 -1.1 (68%%), +4.1 -1.7 (95%%) "
-                    "x 1e-9; change with --band68/--band95).")
+                    "KOTO-favoured bands (BR_KOTO = 2.1 +2.0 -1.1 (68%), +4.1 -1.7 (95%) "
+                    "x 1e-9, Kitahara et al. arXiv:1909.11111; change with --band68/--band95).")
     ps.add_argument("--masses", default="10:260:26",
                     help="masses in MeV: START:STOP:N or a list (default 10:260:26)")
     ps.add_argument("--eps-q", dest="eps_q", default="1e-4:1e-1:31:log",
@@ -186,15 +190,34 @@ def _quiet_font_manager() -> Iterator[None]:
         logger.setLevel(old)
 
 
+# parameter names of kotosim.model / this module -> the command-line option a user typed
+_FLAGS = {"mass": "--mass", "eps_q": "--eps-q", "eps_l": "--eps-l", "out": "--out",
+          "higgs_mixing": "--higgs-mixing", "m_min": "--m-min", "m_max": "--m-max",
+          "n_points": "--n-points", "events": "--events", "seed": "--seed",
+          "band68": "--band68", "masses": "--masses", "band95": "--band95", "target": "--eps-l g2",
+          **{dest: flag for flag, dest, _c, _t in _OPTION_FLAGS}}
+
+
+def _flag_message(message: str, args: argparse.Namespace) -> str:
+    """'eps_q: ...' -> '--eps-q: ...' (the option the user typed); one line."""
+    key, sep, rest = str(message).partition(": ")
+    flags = dict(_FLAGS, sin_theta="--sin-theta" if getattr(args, "model_mode", None) == "plot"
+                 else "--higgs-mixing")
+    if sep and key in flags:
+        message = f"{flags[key]}: {rest}"
+    return str(message).splitlines()[0] if str(message) else "invalid input"
+
+
 def _guarded(fn: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         with _quiet_font_manager():
             return fn(args)
-    except (_CliError, ValueError) as exc:
-        print(f"kotosim: error: {exc}", file=sys.stderr)
+    except (_CliError, ValueError, OverflowError) as exc:
+        print(f"kotosim: error: {_flag_message(str(exc), args)}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"kotosim: error: out: {exc.strerror or exc}", file=sys.stderr)
+        where = f" {exc.filename}:" if exc.filename else ""
+        print(f"kotosim: error: --out:{where} {exc.strerror or exc}", file=sys.stderr)
         return 2
 
 
@@ -249,7 +272,7 @@ def format_table(m: mdl.ScalarModel) -> str:
     lines += [
         "",
         f"  Delta a_e  = {m.delta_a_e:.4e}",
-        f"  Delta a_mu = {m.delta_a_mu:.4e}   (seed target 27.4e-10)",
+        f"  Delta a_mu = {m.delta_a_mu:.4e}   (measured - SM: 27.4e-10, as in arXiv:1810.11028)",
     ]
     return "\n".join(lines)
 
@@ -262,10 +285,11 @@ def _table(args: argparse.Namespace) -> int:
 def _sim_args(args: argparse.Namespace) -> tuple[int, int]:
     ev = _number("events", args.events)
     seed = _number("seed", args.seed)
-    if ev < 1 or ev != int(ev):
-        raise _CliError(f"events: must be a whole number >= 1 (got {args.events!r})")
-    if seed != int(seed):
-        raise _CliError(f"seed: must be a whole number (got {args.seed!r})")
+    if not 1 <= ev <= MAX_EVENTS or ev != int(ev):
+        raise _CliError(f"events: must be a whole number in [1, {MAX_EVENTS:.0e}] "
+                        f"(1e11 K_L decays take ~5 h at 6 M/s) (got {args.events!r})")
+    if not 0 <= seed < 2**63 or seed != int(seed):
+        raise _CliError(f"seed: must be a whole number in [0, 2^63) (got {args.seed!r})")
     return int(ev), int(seed)
 
 
@@ -303,8 +327,11 @@ def _koto_scan(args: argparse.Namespace) -> int:
     for name, b in (("band68", b68), ("band95", b95)):
         if len(b) != 2 or not 0 < b[0] < b[1]:
             raise _CliError(f"{name}: need two increasing positive values lo,hi")
-    for m in masses:
-        mdl.ScalarModel(m, 1.0, 1.0, **opts)  # validates the mass range
+    try:
+        for m in masses:
+            mdl.ScalarModel(m, 1.0, 1.0, **opts)  # validates the mass range
+    except ValueError as exc:
+        raise _CliError(f"masses: {str(exc).partition(': ')[2]}") from None
     eps_l = "g2" if args.eps_l.strip().lower() == "g2" else _number("eps_l", args.eps_l)
     if not str(args.out).endswith(".root"):
         raise _CliError(f"out: '{args.out}': must end in .root")
@@ -364,7 +391,7 @@ def _plot(args: argparse.Namespace) -> int:
     csv = os.path.join(args.out, "model_br_ctau.csv")
     header = [
         "# kotosim model plot: phi branching ratios and proper decay length vs mass",
-        "# source: kotosim.model (arXiv:2001.06522, seed slides 32-37); units: mass MeV, ctau mm",
+        "# source: kotosim.model (arXiv:2001.06522); units: mass MeV, ctau mm",
         f"# hm_* = Higgs mixing, sin_theta = {sin_theta:g}; "
         f"tx_* = type-X-like, eps_q = {eps_q:g}, eps_l = {eps_l:g}",
         "# options: " + " ".join(f"{k}={v}" for k, v in opts.items()),

@@ -40,7 +40,6 @@ def plot_ptz(result: Result, path: str | Path, index: int = 0) -> Path:
 
     h = result.hists["ptz"][index]
     fig, ax = plt.subplots(figsize=(9, 7))
-    h = h / max(result.n_events, 1)  # acceptance per K_L at the beam exit, per bin
     vals = h.values()
     norm = LogNorm(vmin=vals.max() * 1e-4, vmax=vals.max()) if vals.max() > 0 else None
     art = mplhep.hist2dplot(h, ax=ax, norm=norm, cbarextend=False)

@@ -68,6 +68,11 @@ class Result:
                 cell = f"{v:.4e} ± {e:.1e}" if np.isfinite(e) and e > 0 else f"{v:.4e}"
                 cells.append(cell.rjust(21))
             lines.append(f"{n:<{width}} " + " ".join(cells))
+        if any(np.isnan(np.asarray(v, dtype=float)).any()
+               for d in (self.acceptance, self.region_fraction) for v in d.values()):
+            lines.append("  nan = undefined, never 0 (a ratio 0/0: nothing passed the "
+                         "denominator's selection; L_eff/p_eff: no single L or p reproduces "
+                         "the simulation; see the descriptions)")
         if self.descriptions:
             lines.append("")
             lines += [f"  {n}: {d}" for n, d in self.descriptions.items()]

@@ -35,9 +35,9 @@ def register(subparsers: Any) -> None:
         "scan", help="acceptance maps over (m_phi, c*tau): ROOT file + PNG plots",
         description="Acceptance maps over (m_phi, c*tau), one simulation per mass (every c*tau "
         "is a weight on the same events). Writes one ROOT file with, per experiment, TH2D maps "
-        "of the acceptance (errors in sumw2), of simulation / seed formula and (KOTO) of the "
-        "ratio to pi0 nu nubar, per-mass curves and a TTree of the exact grid points; and PNG "
-        "plots of the maps. Results are bit-identical for any --threads, --workers or "
+        "of the acceptance (errors in sumw2), of simulation / one-formula estimate and (KOTO) "
+        "of the ratio to pi0 nu nubar, per-mass curves and a TTree of the exact grid points; "
+        "and PNG plots of the maps. Results are bit-identical for any --threads, --workers or "
         "--scheduler. Finished masses are checkpointed in OUT.partial/ (removed on success); "
         "--resume continues an interrupted scan. Grids: " + GRID_HELP + ", e.g. --mass "
         "1:280:56 --ctau 1e-4:1e6:101:log.")

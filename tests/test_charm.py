@@ -88,8 +88,8 @@ def test_daughters_and_expected_events(charm):
 
 def test_expected_events_for_a_model_point_use_its_brs():
     m = ScalarModel(150.0, 0.01, 1.0)
-    r = kotosim.simulate("charm", mass=150.0, ctau=[1e4], n_events=5000, seed=2, hists=False,
-                         options={"model": m})
+    r = kotosim.simulate("charm", mass=150.0, ctau=[m.ctau], n_events=5000, seed=2,
+                         hists=False, options={"model": m})
     a = r.acceptance
     brs = m.branching_ratios
     det = sum(brs[k] * eff * a[f"{k}_kplus"][0] for k, eff in

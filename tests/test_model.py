@@ -343,11 +343,11 @@ def test_cli_table(capsys):
 
 
 @pytest.mark.parametrize(("argv", "key"), [
-    (["model", "--mass", "-5", "--higgs-mixing", "0.1"], "mass"),
-    (["model", "--mass", "abc", "--eps-q", "1", "--eps-l", "1"], "mass"),
-    (["model", "--mass", "50"], "eps_q"),
-    (["model", "--mass", "50", "--higgs-mixing", "3"], "sin_theta"),
-    (["model", "--mass", "50", "--eps-q", "1", "--eps-l", "1", "--pipi", "foo"], "pipi"),
+    (["model", "--mass", "-5", "--higgs-mixing", "0.1"], "--mass"),
+    (["model", "--mass", "abc", "--eps-q", "1", "--eps-l", "1"], "--mass"),
+    (["model", "--mass", "50"], "--eps-q"),
+    (["model", "--mass", "50", "--higgs-mixing", "3"], "--higgs-mixing"),
+    (["model", "--mass", "50", "--eps-q", "1", "--eps-l", "1", "--pipi", "foo"], "--pipi"),
 ])
 def test_cli_bad_input_one_line(capsys, argv, key):
     assert _run(argv) == 2
@@ -370,5 +370,5 @@ def test_cli_plot_bad_input_leaves_no_file(tmp_path, capsys):
     out = tmp_path / "plots"
     assert _run(["model", "plot", "--out", str(out), "--m-max", "2000"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("kotosim: error: m_min: ") and err.count("\n") == 1
+    assert err.startswith("kotosim: error: --m-min: ") and err.count("\n") == 1
     assert not out.exists()

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  speed-up numba {nthr} threads / NumPy: {r_n / r_p:5.2f}x; numba 1 thread / NumPy: "
           f"{r_1 / r_p:5.2f}x; thread scaling {r_n / r_1:4.2f}x on {nthr} threads")
     goal = 5e6
-    print(f"  issue goal >= 5 M/s on 2 cores: {'met' if r_n >= goal else 'NOT met'} "
+    print(f"  target >= 5 M/s on 2 cores: {'met' if r_n >= goal else 'NOT met'} "
           f"({r_n / 1e6:.2f} M/s measured)")
     same = all(np.array_equal(tot_n[k], tot_1[k]) for k in ("counts", "sig", "sel", "region"))
     print(f"  numba {nthr}-thread and 1-thread accumulators bit-identical: {same}")

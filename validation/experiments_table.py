@@ -1,5 +1,5 @@
 """Acceptance at every experiment for m_phi = 50, 135, 250 MeV and c tau = 1 cm, 1 m, 100 m,
-with Monte Carlo errors and the ratio to the seed's one-formula estimate (issue 4).
+with Monte Carlo errors and the ratio to the one-formula estimate eps BR exp(-L m/(p tau)).
 
 Quantities (see each Result's ``descriptions``):
   KOTO   phi_per_kl_exit: K_L -> pi0 phi in the signal region, phi not decaying in a veto

@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {name:<28}{v:12.5f}{per_decay}")
 
     p_mean = mean_momentum(geo)
-    print("\nK_L momentum at the beam exit (inputs.md sec. 2 quotes a mean of 2.0 GeV/c):")
+    print("\nK_L momentum at the beam exit (KOTO's beam-MC spectrum parametrisation: mean "
+          "2.0 GeV/c expected):")
     print(f"  mean of the spectrum f(p) on [p_min, p_max] (quadrature): {p_mean / 1e3:.4f} GeV/c")
     if sample is not None and len(sample) > 0:
         p = np.asarray(sample["p_kl"])

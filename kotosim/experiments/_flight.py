@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import engine
-from ..geometry import Geometry, GeometryError
+from ..geometry import Geometry, require
 from ..kernels import flight as F
 from ..result import Result
 from ._common import sample_columns
@@ -23,9 +23,7 @@ CTAU_CURVE = np.logspace(-1, 9, 41)
 def require_order(geo: Geometry, *pairs: tuple[str, str]) -> None:
     """Raise a one-line GeometryError unless geo[lo] < geo[hi] for every (lo, hi)."""
     for lo, hi in pairs:
-        if not geo[lo] < geo[hi]:
-            raise GeometryError(f"{geo.path}: key '{hi}' = {geo[hi]:g} must be larger than "
-                                f"'{lo}' = {geo[lo]:g}")
+        require(geo, geo[lo] < geo[hi], (lo, hi), f"{lo} < {hi}")
 
 
 def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed: int,
@@ -68,16 +66,16 @@ def strip(tot: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------- estimators
 def per_parent(s: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
     """Acceptance per generated parent, sum(w a)/N, and its error sqrt(sum (w a)^2)/N."""
-    if n <= 0:
-        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    if n <= 0:  # 0/0: undefined
+        return np.full(s.shape[-1], np.nan), np.full(s.shape[-1], np.nan)
     return s[0] / n, np.sqrt(s[1]) / n
 
 
 def per_decay(s: np.ndarray, sw: float, sw2: float) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean sum(w a)/sum(w) (acceptance per parent decay) and its delta-method
     error sqrt(sum w^2 (a - R)^2)/sum(w), from the sums (sum wa, sum (wa)^2, sum w^2 a)."""
-    if sw <= 0:
-        return np.zeros(s.shape[-1]), np.zeros(s.shape[-1])
+    if sw <= 0:  # no parent decay in the region: 0/0, undefined
+        return np.full(s.shape[-1], np.nan), np.full(s.shape[-1], np.nan)
     r = s[0] / sw
     var = np.maximum(s[1] - 2.0 * r * s[2] + r * r * sw2, 0.0)
     return r, np.sqrt(var) / sw
@@ -177,7 +175,12 @@ def plot(result: Result, path: str | Path, index: int = 0) -> Path:
         ax1.plot(np.array(ana["ctau_mm"]) / 1000.0, ana["value"], "--", color="C3",
                  label=ana["label"])
     ax1.set_xscale("log")
-    ax1.set_yscale("log")
+    shown = [np.asarray(ln.get_ydata(), dtype=float) for ln in ax1.get_lines()]
+    if any(np.any(y > 0) for y in shown):  # a log axis needs a positive value
+        ax1.set_yscale("log")
+    else:
+        ax1.text(0.5, 0.5, "no accepted event", transform=ax1.transAxes, ha="center",
+                 fontsize=16)
     ax1.set_xlabel(r"$c\tau_\phi$ [m]")
     ax1.set_ylabel(cfg.get("main_label", main), fontsize=18)
     ax1.legend(fontsize=12)

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -35,6 +35,12 @@ PARENTS = (
     ("bplus", "B+- -> K+- phi", C.M_BPLUS, C.CTAU_BPLUS, C.M_KPLUS, False),
     ("b0", "B0 -> K*0 phi", C.M_B0, C.CTAU_B0, C.M_KSTAR0, False),
 )
+# the parent channels in the plot titles (LaTeX, like the other experiments' titles)
+_TEX = {"kplus": r"$K^+\to\pi^+\phi$", "kminus": r"$K^-\to\pi^-\phi$",
+        "kl": r"$K_L\to\pi^0\phi$", "bplus": r"$B^\pm\to K^\pm\phi$",
+        "b0": r"$B^0\to K^{*0}\phi$"}
+_TEX_PARENT = {"kplus": "$K^+$", "kminus": "$K^-$", "kl": "$K_L$", "bplus": r"$B^\pm$",
+               "b0": "$B^0$"}
 # phi decay channels seen by CHARM: key, daughter mass
 DECAYS = (("ee", C.M_E), ("mumu", C.M_MU), ("gammagamma", 0.0))
 MAX_MASS = C.M_BPLUS - C.M_KPLUS
@@ -78,6 +84,21 @@ def check(geo: Geometry) -> None:
                                 "pt_gauss cannot both be 0 (allowed: one of them > 0)")
     if not geo.volumes.get("signal"):
         raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume needed")
+    g = geo.values
+    yields = [f"parents.{key}.yield_per_pot" for key, *_ in PARENTS]
+    require(geo, sum(g[k] for k in yields) > 0, yields,
+            "at least one yield_per_pot > 0 (no parent, no phi)")
+    for k, _ in DECAYS:
+        require(geo, g[f"detection.{k}.e_min"] < g["beam.energy"],
+                (f"detection.{k}.e_min", "beam.energy"),
+                "e_min < beam.energy (no daughter carries more than the beam energy)")
+    for v in geo.volumes["signal"]:
+        zmin, zmax = (f"signal.{v.name}.zmin", f"signal.{v.name}.zmax") if v.shape == "box" \
+            else (f"signal.{v.name}.z1", f"signal.{v.name}.z2")
+        require(geo, g[zmin] >= 0.0, (zmin,),
+                f"{zmin} >= 0 (the decay volume is downstream of the dump at z = 0)")
+        require(geo, g[zmax] <= g["calorimeter.z"], (zmax, "calorimeter.z"),
+                f"{zmax} <= calorimeter.z (the calorimeter is behind the decay volume)")
 
 
 register_schema("charm", SCHEMA, ("signal",))
@@ -140,13 +161,23 @@ def branching_ratios(mass: float, options: Mapping[str, Any] | None
 
     opts = dict(options or {})
     model = opts.pop("model", None)
-    if model is None and ("eps_q" in opts or "eps_l" in opts):
-        model = ScalarModel(mass, float(opts.pop("eps_q", 0.0)), float(opts.pop("eps_l", 0.0)))
+    if ("eps_q" in opts) != ("eps_l" in opts):  # no silent default for the missing coupling
+        have, miss = ("eps_q", "eps_l") if "eps_q" in opts else ("eps_l", "eps_q")
+        raise ValueError(f"{miss} (--{miss.replace('_', '-')}): a model point needs both "
+                         f"eps_q and eps_l (--eps-q and --eps-l); only {have} was given")
+    if "eps_q" in opts:
+        if model is not None:
+            raise ValueError("eps_q: give either a model or eps_q/eps_l, not both")
+        model = ScalarModel(mass, float(opts.pop("eps_q")), float(opts.pop("eps_l")))
     br = opts.pop("br", None)
     br_decay = opts.pop("br_decay", None)
     if opts:
         raise ValueError(f"options: unknown key '{next(iter(opts))}' for charm (allowed: "
                          "model, eps_q, eps_l, br, br_decay)")
+    if model is not None and (br is not None or br_decay is not None):
+        which = "br" if br is not None else "br_decay"
+        raise ValueError(f"{which} (--br): a model point (eps_q, eps_l) fixes every production and "
+                         f"decay BR: give either {which} or the model point, not both")
     if model is not None:
         if abs(model.mass - mass) > 1e-9 * max(mass, 1.0):
             raise ValueError(f"options: model mass {model.mass:g} MeV differs from mass "
@@ -164,19 +195,49 @@ def branching_ratios(mass: float, options: Mapping[str, Any] | None
         if unknown:
             raise ValueError(f"options: br_decay key '{sorted(unknown)[0]}' unknown (allowed: "
                              "ee, mumu, gammagamma)")
+        if not (all(0.0 <= v <= 1.0 for v in dec.values()) and sum(dec.values()) <= 1.0):
+            raise ValueError(f"options: br_decay = {dec}: each BR in [0, 1], sum <= 1")
         src = "user decay BRs"
     elif 0 < mass < MASS_MAX:
         brs = ScalarModel.higgs_mixing(mass, 1e-3).branching_ratios
         dec = {k: brs[k] for k, _ in DECAYS}
         src = "Higgs-mixing decay BRs"
-    else:
-        raise ValueError(f"options: give br_decay at mass = {mass:g} MeV (no model default)")
+    else:  # above the model's range: no decay BRs, so no detection probability (nan)
+        dec = {k: np.nan for k, _ in DECAYS}
+        src = (f"no decay BRs outside 0 < m_phi < {MASS_MAX:.1f} MeV (the scalar model stops "
+               "at the K Kbar threshold): detected_* and events are undefined (nan); per-channel "
+               "acceptances are given")
     if br is None:
         return None, dec, src
     b = float(br)
     if not 0 <= b <= 1:
         raise ValueError(f"options: br = {b:g}: allowed 0 <= br <= 1")
     return {key: b for key, *_ in PARENTS}, dec, f"production BR = {b:g} for every parent, {src}"
+
+
+def model_ctau(mass: float, options: Mapping[str, Any] | None) -> float | None:
+    """c tau [mm] fixed by the model point in ``options`` (``model`` or ``eps_q``/``eps_l``),
+    or None without a model point."""
+    opts = dict(options or {})
+    model = opts.get("model")
+    if model is None and "eps_q" in opts and "eps_l" in opts:
+        from ..model import ScalarModel
+
+        model = ScalarModel(mass, float(opts["eps_q"]), float(opts["eps_l"]))
+    return None if model is None else float(model.ctau)
+
+
+def check_model_ctau(mass: float, ctau: np.ndarray, options: Mapping[str, Any] | None) -> None:
+    """A model point fixes c tau: refuse a c tau grid other than the model's own value (the
+    expected events would belong to another model)."""
+    ct = model_ctau(mass, options)
+    if ct is None:
+        return
+    if ctau.size != 1 or not np.isclose(ctau[0], ct, rtol=1e-6, atol=0.0):
+        given = ", ".join(f"{c / 1000:g}" for c in ctau)
+        raise ValueError(f"ctau (--ctau): the model point fixes c tau = {ct / 1000:.6g} m "
+                         f"(from m_phi, eps_q, eps_l); got {given} m: leave out --ctau to use "
+                         "it, or give --br for a free c tau")
 
 
 # ---------------------------------------------------------------------------- results
@@ -240,8 +301,8 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
         acc += y * d
         var += (y * de) ** 2
         ysum += y
-    acc = acc / ysum if ysum > 0 else acc
-    err = np.sqrt(var) / ysum if ysum > 0 else np.sqrt(var)
+    acc = acc / ysum if ysum > 0 else np.full(ctau.size, np.nan)  # 0/0: undefined
+    err = np.sqrt(var) / ysum if ysum > 0 else np.full(ctau.size, np.nan)
     main = _split(tot, PARENTS[_main_parent(mass)][0])
     ana = {"analytic": np.zeros(ctau.size), "sim_over_analytic": np.full(ctau.size, np.nan)}
     ana_err = {"sim_over_analytic": np.full(ctau.size, np.nan)}
@@ -264,6 +325,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     ctau = np.asarray(ctau, dtype=float)
     nct = ctau.size
     prod, dec, br_src = branching_ratios(mass, options)
+    check_model_ctau(mass, ctau, options)
     pot = geo["normalisation.pot"]
     acc: dict[str, np.ndarray] = {}
     err: dict[str, np.ndarray] = {}
@@ -333,20 +395,20 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         acc |= ana
         err |= ana_err
         eps = _flight.selected_fraction(main_tot, False)[0]
-        desc |= {"analytic": f"seed formula for {mkey}: eps x [exp(-L1 m/(p ctau)) - "
+        desc |= {"analytic": f"one-formula estimate for {mkey}: eps x [exp(-L1 m/(p ctau)) - "
                              f"exp(-(L1+dL) m/(p ctau))], eps = simulated fraction of phi "
                              f"towards the volume, L1 = {g['analytic.start'] / 1e3:g} m, "
                              f"dL = {g['analytic.length'] / 1e3:g} m, "
                              f"p = {g['analytic.momentum'] / 1e3:g} GeV",
-                 "sim_over_analytic": f"{mkey} / seed formula",
+                 "sim_over_analytic": f"{mkey} / one-formula estimate",
                  "L_eff_mm": "start distance L1 [mm] the formula needs at that p",
                  "p_eff_MeV": "p [MeV] the formula needs at that L1 (long-lifetime branch)"}
     ct_curve = _flight.CTAU_CURVE
     config = {
         "geometry": geo.path, "variant": geo.variant or "", "chunk_size": int(chunk_size),
         "mass_index": int(mass_index), "main_key": mkey, "br_source": br_src,
-        "main_label": f"P(decay in volume) per {PARENTS[main_c][0]}",
-        "title": f"CHARM {PARENTS[main_c][1]}",
+        "main_label": f"P(decay in volume) per {_TEX_PARENT[PARENTS[main_c][0]]}",
+        "title": f"CHARM {_TEX[PARENTS[main_c][0]]}",
         "acceptance_curve": (_flight.curve_config(main_tot, False, "decay in volume")
                              if main_tot is not None else None),
         "analytic_curve": {
@@ -354,7 +416,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
             "value": (eps * analytic.decay_in(mass, ct_curve, g["analytic.start"],
                                               g["analytic.length"],
                                               g["analytic.momentum"])).tolist(),
-            "label": rf"seed formula, p = {g['analytic.momentum'] / 1e3:g} GeV"},
+            "label": rf"one-formula estimate, p = {g['analytic.momentum'] / 1e3:g} GeV"},
         "plot_lines": [(v.params[4], "volume") for v in geo.volumes["signal"]]
         + [(v.params[5], "calorimeter") for v in geo.volumes["signal"]],
         "hist_log": False,

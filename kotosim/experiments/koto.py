@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import koto as K
 from ..kernels.sampling import alias_table
 from ..result import Result, ratio_error
@@ -83,8 +83,47 @@ SCHEMA: dict[str, Spec] = {
 
 
 def _require(geo: Geometry, lo: str, hi: str) -> None:
-    if not geo[lo] < geo[hi]:
-        raise GeometryError(f"{geo.path}: key '{hi}' must be larger than '{lo}'")
+    require(geo, geo[lo] < geo[hi], (lo, hi), f"{lo} < {hi}")
+
+
+def _check_detector(geo: Geometry) -> None:
+    """Relations without which no event can pass (the run would print zeros)."""
+    g = geo.values
+    hole, r_csi = g["csi.beam_hole_half"], g["csi.radius"]
+    sq, r_max = g["cuts.hit_square_min"], g["cuts.hit_radius_max"]
+    r_eff = min(r_max, r_csi)
+    for ok, keys, rel in (
+        (hole < r_csi, ("csi.beam_hole_half", "csi.radius"),
+         "beam_hole_half < radius (the beam hole would cover the whole CsI)"),
+        (sq < r_max, ("cuts.hit_square_min", "cuts.hit_radius_max"),
+         "hit_square_min < hit_radius_max (no hit can pass both cuts)"),
+        (sq < r_csi, ("cuts.hit_square_min", "csi.radius"),
+         "hit_square_min < CsI radius (no hit on the CsI can pass)"),
+        (hole < r_max, ("csi.beam_hole_half", "cuts.hit_radius_max"),
+         "beam_hole_half < hit_radius_max (every hit outside the hole fails the radius cut)"),
+        (g["cuts.coe_radius_min"] < r_eff,
+         ("cuts.coe_radius_min", "cuts.hit_radius_max", "csi.radius"),
+         "coe_radius_min < min(hit_radius_max, radius) (the centre of energy lies inside "
+         "the hits' radius)"),
+        (g["cuts.distance_min"] < 2.0 * r_eff,
+         ("cuts.distance_min", "cuts.hit_radius_max", "csi.radius"),
+         "distance_min < 2 min(hit_radius_max, radius) (the largest possible photon distance)"),
+        (g["cuts.e_sum_min"] < 2.0 * g["cuts.e_gamma_max"],
+         ("cuts.e_sum_min", "cuts.e_gamma_max"),
+         "e_sum_min < 2 e_gamma_max (two photons below e_gamma_max cannot reach e_sum_min)"),
+        (g["signal_region.z_max"] <= g["csi.z_face"], ("signal_region.z_max", "csi.z_face"),
+         "signal_region.z_max <= csi.z_face (the reconstructed vertex is always upstream of "
+         "the CsI face)"),
+        (g["signal_region.z_slant"] <= g["signal_region.z_max"],
+         ("signal_region.z_slant", "signal_region.z_max"),
+         "z_slant <= z_max (the slanted edge starts inside the signal region)"),
+        (g["signal_region.pt_min_at_z_max"] < g["signal_region.pt_max"],
+         ("signal_region.pt_min_at_z_max", "signal_region.pt_max"),
+         "pt_min_at_z_max < pt_max (the slanted lower edge stays below the upper edge)"),
+        (g["beam.exit_z"] < g["signal_region.z_max"], ("beam.exit_z", "signal_region.z_max"),
+         "beam.exit_z < signal_region.z_max (no K_L decays upstream of the beam exit)"),
+    ):
+        require(geo, ok, keys, rel)
 
 
 def check(geo: Geometry) -> None:
@@ -101,8 +140,9 @@ def check(geo: Geometry) -> None:
                    ("histograms.pt_low", "histograms.pt_high"),
                    ("histograms.e_low", "histograms.e_high")):
         _require(geo, lo, hi)
-    if geo["generation.z_max"] > geo["csi.z_face"]:
-        raise GeometryError(f"{geo.path}: key 'generation.z_max' must not exceed 'csi.z_face'")
+    require(geo, geo["generation.z_max"] <= geo["csi.z_face"],
+            ("generation.z_max", "csi.z_face"), "generation.z_max <= csi.z_face")
+    _check_detector(geo)
     spectrum_envelope(geo)  # raises if the spectrum is not a valid unimodal density
 
 
@@ -123,9 +163,16 @@ def spectrum_envelope(geo: Geometry, nbins: int = 256) -> tuple[np.ndarray, ...]
     grid = np.linspace(lo, hi, 20001)
     sig = s0 * (1.0 - (a + b * grid) * (grid - mu))
     if np.any(sig <= 0):
-        bad = grid[np.argmax(sig <= 0)]
-        raise GeometryError(f"{geo.path}: key 'beam.spectrum.p_max': sigma(p) <= 0 at "
-                            f"p = {bad / 1e3:.3g} GeV; allowed p_max < {bad / 1e3:.3g} GeV")
+        i_bad = int(np.argmax(sig <= 0))
+        bad = grid[i_bad]
+        if i_bad == 0:  # negative width already at p_min: no p_max can help
+            raise GeometryError(
+                f"{geo.path}: keys 'beam.spectrum.a', 'beam.spectrum.b': the width "
+                f"sigma(p) = sigma0 (1 - (a + b p)(p - mu)) is <= 0 at p_min = {lo / 1e3:.3g} "
+                "GeV: no valid spectrum; change a, b or p_min")
+        raise GeometryError(f"{geo.path}: key 'beam.spectrum.p_max' = {hi / 1e3:.3g} GeV: the "
+                            f"width sigma(p) of the spectrum is <= 0 at p = {bad / 1e3:.3g} "
+                            f"GeV; allowed p_max < {bad / 1e3:.3g} GeV (or change a, b)")
     f = np.exp(-0.5 * ((grid - mu) / sig) ** 2)
     below, above = grid <= mu, grid >= mu
     if np.any(np.diff(f[below]) < -1e-15) or np.any(np.diff(f[above]) > 1e-15):
@@ -215,6 +262,7 @@ def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str
 
     g = geo.values
     out: dict[str, list] = {f"ptz{tag}": [], f"egamma{tag}": []}
+    n = max(float(tot["counts"][0]), 1.0)  # per K_L at the beam exit, as the acceptances
     for i in range(tot["ptz"].shape[0]):
         h = hist.Hist(
             hist.axis.Regular(int(g["histograms.z_bins"]), g["histograms.z_low"],
@@ -224,14 +272,14 @@ def _hists(geo: Geometry, tot: dict[str, np.ndarray], ctau: np.ndarray, tag: str
                               label="Reconstructed Pt [MeV/c]"),
             storage=hist.storage.Weight())
         v = h.view(flow=False)
-        v["value"], v["variance"] = tot["ptz"][i, 0], tot["ptz"][i, 1]
+        v["value"], v["variance"] = tot["ptz"][i, 0] / n, tot["ptz"][i, 1] / n**2
         out[f"ptz{tag}"].append(h)
         he = hist.Hist(hist.axis.Regular(int(g["histograms.e_bins"]), g["histograms.e_low"],
                                          g["histograms.e_high"], name="e",
                                          label="Photon energy [MeV]"),
                        storage=hist.storage.Weight())
         ve = he.view(flow=False)
-        ve["value"], ve["variance"] = tot["egam"][i, 0], tot["egam"][i, 1]
+        ve["value"], ve["variance"] = tot["egam"][i, 0] / n, tot["egam"][i, 1] / n**2
         out[f"egamma{tag}"].append(he)
     return out
 
@@ -263,14 +311,14 @@ def acceptances(tot: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     conservative).
     """
     n, sw, sw2 = tot["counts"][0], tot["counts"][1], tot["counts"][2]
-    if n == 0:
-        z = np.zeros(tot["sig"].shape[1])
+    if n == 0:  # 0/0: undefined, not 0
+        z = np.full(tot["sig"].shape[1], np.nan)
         return z, z, z, z
     a_exit = tot["sig"][0] / n
     e_exit = np.sqrt(tot["sig"][1]) / n
     pdec = sw / n
     e_pdec = math.sqrt(max(sw2 / n - pdec**2, 0.0) / n)
-    a_dec = a_exit / pdec
+    a_dec = a_exit / pdec if pdec > 0 else np.full_like(a_exit, np.nan)
     e_dec = ratio_error(a_exit, e_exit, np.full_like(a_exit, pdec), np.full_like(a_exit, e_pdec))
     return a_exit, e_exit, a_dec, e_dec
 
@@ -301,7 +349,8 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
     out = analytic.scan_entry(a_exit, e_exit, ana, ana_err)
     if ref is not None:
         r_exit, r_err, _, _ = acceptances(ref)
-        out["ratio_reference"] = a_exit / r_exit[0] if r_exit[0] > 0 else np.zeros_like(a_exit)
+        out["ratio_reference"] = (a_exit / r_exit[0] if r_exit[0] > 0  # 0/0: undefined
+                                  else np.full_like(a_exit, np.nan))
         out["ratio_reference_error"] = ratio_error(a_exit, e_exit, np.full_like(a_exit, r_exit[0]),
                                                    np.full_like(a_exit, r_err[0]))
     return out
@@ -333,7 +382,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
 
     KOTO takes no experiment-specific ``options``; any given are rejected."""
     if options:
-        raise ValueError(f"options: KOTO takes none, got {sorted(options)}")
+        raise ValueError(f"options: KOTO takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, smear=smear,
                       hists=hists, sample_size=sample_size, chunk_size=chunk_size,
@@ -354,8 +404,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
                           progress=progress)
         r_exit, re_exit, r_dec, re_dec = (np.full(ctau.size, x[0]) for x in acceptances(ref))
         acc |= {"pinunu_per_kl_exit": r_exit, "pinunu_per_kl_decay": r_dec,
-                "ratio_phi_pinunu": np.divide(a_exit, r_exit, out=np.zeros_like(a_exit),
-                                              where=r_exit > 0)}
+                "ratio_phi_pinunu": np.divide(a_exit, r_exit, out=np.full_like(a_exit, np.nan),
+                                              where=r_exit > 0)}  # nan: 0/0 undefined
         err |= {"pinunu_per_kl_exit": re_exit, "pinunu_per_kl_decay": re_dec,
                 "ratio_phi_pinunu": ratio_error(a_exit, e_exit, r_exit, re_exit)}
         desc |= {"pinunu_per_kl_exit": "K_L->pi0 nu nubar in the signal region per K_L at exit",
@@ -371,14 +421,14 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
                                     geo["analytic.length"], geo["analytic.momentum"])
     acc |= {f"{k}": v for k, v in ana.items()}
     err |= {f"{k}": v for k, v in ana_err.items()}
-    desc |= {"analytic": "seed formula: stable-phi acceptance x exp(-L m/(p ctau)) with "
+    desc |= {"analytic": "one-formula estimate: stable-phi acceptance x exp(-L m/(p ctau)) with "
                          f"L = {geo['analytic.length'] / 1000:g} m, "
                          f"p = {geo['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "simulation / seed formula",
+             "sim_over_analytic": "simulation / one-formula estimate",
              "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
-    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.zeros(ctau.size))
+    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.full(ctau.size, np.nan))
                for r, name in enumerate(geo.volume_names("veto"))}
     sample = None
     if sample_size > 0:

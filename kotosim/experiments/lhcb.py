@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, Spec, register_check, register_schema
+from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -62,6 +62,14 @@ def check(geo: Geometry) -> None:
     _flight.require_order(geo, ("production.eta_min", "production.eta_max"),
                           ("selection.daughter_eta_min", "selection.daughter_eta_max"),
                           ("histograms.flight_low", "histograms.flight_high"))
+    if not geo.volumes.get("signal"):
+        raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume (the "
+                            "VELO region of displaced decays) needed")
+    g = geo.values
+    require(geo, g["selection.daughter_eta_min"] < g["production.eta_max"]
+            and g["production.eta_min"] < g["selection.daughter_eta_max"],
+            ("selection.daughter_eta_min", "selection.daughter_eta_max", "production.eta_min",
+             "production.eta_max"), "overlapping B and daughter eta ranges")
 
 
 register_schema("lhcb", SCHEMA, ("signal",))
@@ -136,7 +144,11 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
              progress: Callable[[int], None] | None = None, options=None) -> Result:
     """Simulate B0 -> K*0 phi and B+ -> K+ phi (mass [MeV], c tau grid [mm]) at LHCb.
-    ``reference``, ``smear`` and ``options`` are accepted for the common interface only."""
+    ``reference`` and ``smear`` are accepted for the common interface only; ``options`` must
+    be empty."""
+    if options:
+        raise ValueError(f"options: LHCb takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     nct = ctau.size
     acc: dict[str, np.ndarray] = {}
@@ -196,10 +208,10 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     acc |= ana
     err |= ana_err
     g = geo.values
-    desc |= {"analytic": "seed formula for the prompt probability: 1 - exp(-m L/(p ctau)) "
+    desc |= {"analytic": "one-formula estimate for the prompt probability: 1 - exp(-m L/(p ctau)) "
                          f"(~ m L/(p ctau)) with L = {g['analytic.length']:g} mm, "
                          f"p = {g['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "prompt_b0_kstar0 / seed formula",
+             "sim_over_analytic": "prompt_b0_kstar0 / one-formula estimate",
              "L_eff_mm": "prompt length L [mm] the formula needs at that p",
              "p_eff_MeV": "p [MeV] the formula needs at that L"}
     ct_curve = _flight.CTAU_CURVE

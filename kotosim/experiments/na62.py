@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import analytic, engine
 from .. import constants as C
-from ..geometry import Geometry, Spec, register_check, register_schema
+from ..geometry import Geometry, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
@@ -71,6 +71,18 @@ def check(geo: Geometry) -> None:
         ("cuts.m2miss_r1_min", "cuts.m2miss_r1_max"),
         ("cuts.m2miss_r2_min", "cuts.m2miss_r2_max"),
         ("histograms.z_low", "histograms.z_high"))
+    g = geo.values
+    for ok, keys, rel in (
+        (g["straw.hole_half"] < g["straw.r_max"], ("straw.hole_half", "straw.r_max"),
+         "hole_half < r_max (the beam hole would cover the whole STRAW chamber)"),
+        (g["lkr.r_min"] < g["lkr.half"], ("lkr.r_min", "lkr.half"),
+         "r_min < half (the LKr inner hole would cover the calorimeter)"),
+        (g["lkr.r_min"] < g["lkr.octagon"], ("lkr.r_min", "lkr.octagon"),
+         "r_min < octagon (the LKr inner hole would cover the calorimeter)"),
+        (g["cuts.p_min"] < g["beam.momentum"], ("cuts.p_min", "beam.momentum"),
+         "cuts.p_min < beam.momentum (the pi+ carries less than the K+ momentum)"),
+    ):
+        require(geo, ok, keys, rel)
 
 
 register_schema("na62", SCHEMA, ("veto",))
@@ -149,8 +161,11 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              hists: bool = True, sample_size: int = 0,
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
              progress: Callable[[int], None] | None = None, options=None) -> Result:
-    """Simulate K+ -> pi+ phi (mass [MeV], c tau grid [mm]) at NA62. ``reference`` and
-    ``options`` are accepted for the common interface and not used."""
+    """Simulate K+ -> pi+ phi (mass [MeV], c tau grid [mm]) at NA62. ``reference`` is
+    accepted for the common interface and not used; ``options`` must be empty."""
+    if options:
+        raise ValueError(f"options: NA62 takes none (--br, --eps-q, --eps-l are for charm), "
+                         f"got {sorted(options)}")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, mass, ctau, n_events, seed, mass_index, smear=smear, hists=hists,
                       sample_size=sample_size, chunk_size=chunk_size, progress=progress)
@@ -159,7 +174,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     vet_d, vet_de = _flight.quantity(tot, F.Q_SIGNAL, decay=True)
     eps, eps_e = _flight.selected_fraction(tot, decay=True)
     c = tot["counts"]
-    pdec = c[1] / c[0] if c[0] > 0 else 0.0
+    pdec = c[1] / c[0] if c[0] > 0 else np.nan
     acc = {"invisible_per_k_decay": inv_d, "invisible_per_k_entering": inv_p,
            "vetoed_per_k_decay": vet_d, "stable_per_k_decay": np.full(ctau.size, eps),
            "k_decay_in_fv": np.full(ctau.size, pdec)}
@@ -179,10 +194,10 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     ana, ana_err = _analytic(geo, mass, ctau, tot, inv_d, inv_de)
     acc |= ana
     err |= ana_err
-    desc |= {"analytic": "seed formula: stable-phi acceptance x exp(-L m/(p ctau)) with "
+    desc |= {"analytic": "one-formula estimate: stable-phi acceptance x exp(-L m/(p ctau)) with "
                          f"L = {geo['analytic.length'] / 1000:g} m, "
                          f"p = {geo['analytic.momentum'] / 1000:g} GeV",
-             "sim_over_analytic": "simulation / seed formula",
+             "sim_over_analytic": "simulation / one-formula estimate",
              "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     cfg = kernel_config(geo, mass, n_events, chunk_size, 0, smear)
