@@ -4,7 +4,8 @@ Per event (DESIGN.md "the way data flows"):
 
 1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
    Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
-   target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5);
+   target; ``SRC_BMPT``: the BMPT invariant cross section (x_R, p_T) scaled to the target
+   nucleus, from a point target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5);
 2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
    probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
    ``VTX_ABSORB``: decay competing with absorption in the dump, weight
@@ -21,8 +22,8 @@ Per event (DESIGN.md "the way data flows"):
      1 - P(decay in the veto volumes);
    - ``MODE_CHARM``: phi -> d d (``dau`` rows: e+e-, mu+mu-, gamma gamma) decaying inside the
      signal volume, the decay point drawn for each c tau from the exponential truncated to the
-     path interval, both daughters inside the calorimeter face (``planes``) and in the energy
-     window;
+     path interval, at least ``dau[c, 3]`` (default 2) daughters inside the calorimeter face
+     (``planes``), each of those in the energy window;
    - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
      channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
      volume beyond ``displaced_min``, daughters in the eta range).
@@ -56,6 +57,9 @@ from .rng import gauss_pair, uniform
 from .sampling import truncated_exponential
 
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
+# BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
+# far from the others so that a source added elsewhere cannot take the same number silently
+SRC_BMPT = 10
 VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
 MODE_NA62, MODE_CHARM, MODE_LHCB = 0, 1, 2
 HIST_Z, HIST_FLIGHT = 0, 1
@@ -111,6 +115,21 @@ class FlightConfig(NamedTuple):
     pt_a: float = 0.0           # [1/MeV]
     pt_b: float = 0.0           # [1/MeV^2]
     abs_length: float = 0.0     # VTX_ABSORB [mm]
+    # SRC_BMPT (see sample_bmpt; GeV units as in the paper, forward CM hemisphere)
+    bm_b: float = 0.0           # B
+    bm_alpha: float = 0.0       # alpha: (1 - x_R)^alpha
+    bm_beta: float = 0.0        # beta: x_R^-beta
+    bm_a: float = 1.0           # a [1/GeV]: a'(x_R) = a / x_R^gamma
+    bm_gamma: float = 0.0
+    bm_delta: float = 0.0       # b'(x_R) = a^2 / (2 x_R^delta)
+    bm_c0: float = 1.0          # charge factor c0 + c1 (1 - x_R)^c2 (K-/K+ ratio, K0 mixture)
+    bm_c1: float = 0.0
+    bm_c2: float = 0.0
+    bm_ln_a: float = 0.0        # ln(A_target / A_Be) for the Barton et al. A^alpha scaling
+    bm_emax: float = 1.0        # E*_max [GeV] (x_R = E*/E*_max)
+    bm_ycm: float = 0.0         # rapidity of the p-nucleon CM in the lab
+    bm_ptmax: float = 3.0       # p_T cut-off [GeV] of the sampled spectrum
+    bm_env: float = 1.0         # envelope: max of the x_R factor times max of the A scaling
     # SRC_COLLIDER
     pt0: float = 1.0
     pt_n: float = 3.5
@@ -161,6 +180,78 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
+    """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
+    c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
+    return ((1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
+            * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
+    """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T), a' = a/x^gamma,
+    b' = a^2/(2 x^delta) (p_T in GeV)."""
+    ap = cfg.bm_a / x ** cfg.bm_gamma
+    bp = cfg.bm_a * cfg.bm_a / (2.0 * x ** cfg.bm_delta)
+    return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def barton_alpha(xf: float, pt: float) -> float:
+    """A-dependence exponent of invariant cross sections, sigma ~ A^alpha(x_F, p_T) with
+    alpha = (0.74 - 0.55 x_F + 0.26 x_F^2)(0.98 + 0.21 p_T^2) (p_T in GeV; Barton et al.,
+    PRD 27 (1983) 2580, as used with BMPT)."""
+    return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
+    """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
+    section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
+    with A^alpha(x_F, p_T), in the forward CM hemisphere (y* > 0), p_T < bm_ptmax.
+
+    Exact rejection sampling in (y*, p_T), where dN/dy* dp_T ~ p_T E d3sigma/dp3: y* uniform on
+    [0, acosh(E*_max/m)], p_T from the envelope p_T (1 + a1 p_T + b1 p_T^2) exp(-a_env p_T)
+    (a mixture of Gamma(2, 3, 4) laws) with a1 = a/x_min^gamma, b1 = a^2/(2 x_min^delta),
+    x_min = m/E*_max and a_env = a - c p_T,max, c = 0.74 x 0.21 max(ln(A/A_Be), 0); the x factor is
+    bounded by bm_env (computed where the configuration is built)."""
+    mg = m * 1e-3
+    emax = cfg.bm_emax
+    x_min = mg / emax
+    ymax = math.acosh(emax / mg)
+    a = cfg.bm_a
+    a1 = a / x_min ** cfg.bm_gamma
+    b1 = a * a / (2.0 * x_min ** cfg.bm_delta)
+    c = 0.74 * 0.21 * max(cfg.bm_ln_a, 0.0)
+    a_env = a - c * cfg.bm_ptmax
+    w2 = 1.0 / (a_env * a_env)
+    w3 = 2.0 * a1 / (a_env * a_env * a_env)
+    w4 = 6.0 * b1 / (a_env * a_env * a_env * a_env)
+    wt = w2 + w3 + w4
+    pstar_max = math.sqrt(max(emax * emax - mg * mg, 1e-300))
+    while True:
+        y = ymax * uniform(rs)
+        u = uniform(rs) * wt
+        k = 2 if u < w2 else (3 if u < w2 + w3 else 4)
+        prod = 1.0
+        for _ in range(k):
+            prod *= 1.0 - uniform(rs)
+        pt = -math.log(prod) / a_env
+        if pt > cfg.bm_ptmax:
+            continue
+        mt = math.sqrt(mg * mg + pt * pt)
+        x = mt * math.cosh(y) / emax
+        if x >= 1.0:
+            continue
+        xf = mt * math.sinh(y) / pstar_max
+        target = (bmpt_x_factor(x, cfg) * bmpt_pt_factor(x, pt, cfg)
+                  * math.exp(cfg.bm_ln_a * barton_alpha(xf, pt)))
+        env = (cfg.bm_env * (1.0 + a1 * pt + b1 * pt * pt) * math.exp(-a_env * pt))
+        if uniform(rs) * env <= target:
+            return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
     p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
@@ -194,6 +285,9 @@ def sample_parent(rs: np.ndarray, cfg: FlightConfig
         nrm = math.sqrt(1.0 + tx * tx + ty * ty)
         return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
     phi = 2.0 * math.pi * uniform(rs)
+    if cfg.source == SRC_BMPT:
+        pt, pz = sample_bmpt(rs, cfg, cfg.m_parent)
+        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
     if cfg.source == SRC_TARGET:
         xf = sample_xf(rs, cfg.xf_power)
         pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
@@ -356,6 +450,24 @@ def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return True
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                   e_min: float, e_max: float, n_min: int) -> bool:
+    """CHARM: at least ``n_min`` of the two daughters (lab four-momenta ``d``) from (x, y, z)
+    reach every plane inside its area, and every daughter that does has its energy in
+    [e_min, e_max] (ALPINIST ExpParameters.C twoPhotonCondition, CHARM case: one shower on the
+    calorimeter with 5 < E < 50 GeV, or two, both in that window). n_min = 2 is
+    :func:`daughters_hit`."""
+    n_on = 0
+    for k in range(2):
+        if track_accepted(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2], 0.0, 0.0):
+            e = d[4 * k + 3]
+            if not (e_min <= e <= e_max):
+                return False
+            n_on += 1
+    return n_on >= n_min
+
+
 # ---------------------------------------------------------------------------- the event loop
 @njit(cache=True, fastmath=FASTMATH)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
@@ -485,8 +597,9 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     t = mg_s[r, 0] + truncated_exponential(rs, lam, mg_s[r, 1] - mg_s[r, 0])[0]
                     px_, py_, pz_ = vx + t * ux, vy + t * uy, vz + t * uz
                     for c in range(nd):
-                        if dok[c] and daughters_hit(planes, px_, py_, pz_, dk[c],
-                                                    dau[c, 1], dau[c, 2]):
+                        n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
+                        if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
+                                                     dau[c, 1], dau[c, 2], n_min):
                             a[Q_DAU + c, i] += pr
             for k in range(NQ):
                 if a[k, i] != 0.0:
