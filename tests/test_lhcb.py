@@ -80,3 +80,71 @@ def test_b0_channel_closes_above_its_threshold():
     assert r.acceptance["prompt_bplus_kplus"][0] > 0.0
     with pytest.raises(ValueError, match="mass"):
         kotosim.simulate("lhcb", mass=C.M_BPLUS - C.M_KPLUS + 1.0, n_events=10)
+
+
+def _ee_in_eta(phi_p, m, rng):
+    """Both electrons of an isotropic phi -> e+e- decay in 2 < eta < 5 (numpy, per phi)."""
+    n = phi_p.shape[0]
+    q = math.sqrt(m * m / 4 - C.M_E**2)
+    ct = rng.uniform(-1, 1, n)
+    ph = rng.uniform(0, 2 * math.pi, n)
+    st = np.sqrt(1 - ct**2)
+    k = q * np.stack([st * np.cos(ph), st * np.sin(ph), ct], axis=1)
+    e_phi = np.sqrt((phi_p**2).sum(axis=1) + m * m)
+    b = phi_p / e_phi[:, None]
+    b2 = (b**2).sum(axis=1)
+    g = 1 / np.sqrt(1 - b2)
+    ok = np.ones(n, dtype=bool)
+    for sgn in (1, -1):
+        kk = sgn * k
+        bk = (b * kk).sum(axis=1)
+        e0 = m / 2
+        p_lab = kk + ((g - 1) * bk / b2 + g * e0)[:, None] * b
+        eta = np.arcsinh(p_lab[:, 2] / np.hypot(p_lab[:, 0], p_lab[:, 1]))
+        ok &= (eta > 2.0) & (eta < 5.0)
+    return ok
+
+
+def test_main_quantity_requires_the_electrons_in_acceptance(lhcb50):
+    """The prompt quantity the coupling plane uses is that of B0 -> K*0 e+e- (arXiv:1304.3035):
+    prompt AND both electrons in 2 < eta < 5; checked against an independent numpy decay of
+    the sampled phi momenta (short lifetime: the electrons' acceptance; long lifetime: that
+    acceptance weighted by the prompt probability m L/(p c tau), which favours soft phi)."""
+    a = lhcb50.acceptance
+    assert lhcb50.config["main_key"] == "prompt_ee_in_eta_b0_kstar0"
+    s = lhcb50.sample
+    fp = np.stack([ak.to_numpy(s.phi[c]) for c in ("px", "py", "pz")], axis=1)
+    ok = _ee_in_eta(fp, 50.0, np.random.default_rng(12))
+    n = ok.size
+    frac = ok.mean()
+    assert a["prompt_ee_in_eta_b0_kstar0"][0] == pytest.approx(frac, abs=5 * math.sqrt(
+        frac * (1 - frac) * 2 / n))
+    w = 1.0 / np.linalg.norm(fp, axis=1)  # prompt probability ~ m L/(p c tau)
+    r = (w * ok).sum() / w.sum()
+    r_err = math.sqrt((w**2 * (ok - r) ** 2).sum()) / w.sum()
+    ratio = a["prompt_ee_in_eta_b0_kstar0"][-1] / a["prompt_b0_kstar0"][-1]
+    assert ratio == pytest.approx(r, abs=5 * math.sqrt(2) * r_err)
+    assert ratio < frac  # soft phi (more often prompt) open wider
+
+
+@pytest.mark.parametrize("name, n_mass, m_lo", [("lhcb_b0_kstar0_X_mumu_ul", 700, 214.0),
+                                                ("lhcb_bplus_kplus_X_mumu_ul", 400, 264.0)])
+def test_published_displaced_limits_are_read_from_the_package(name, n_mass, m_lo):
+    from importlib.resources import files
+
+    from kotosim.experiments.lhcb import published_limits
+
+    m, tau, ul = published_limits(name)
+    assert np.all(np.isfinite(ul)) and np.all(ul > 0)
+    assert m.min() >= m_lo - 20 and np.unique(m).size > n_mass
+    assert tau.min() == pytest.approx(0.1, rel=0.05) and tau.max() > 900.0  # 0.1-1000 ps
+    head = files("kotosim").joinpath("constraints", "data", f"{name}.csv.gz")
+    import gzip
+
+    with head.open("rb") as raw, gzip.open(raw, "rt") as fh:
+        first = fh.readline()
+    assert first.startswith("# LHCb") and "arXiv:1" in first
+    # the limits get weaker at long lifetimes (the chi decays beyond the VELO)
+    sel = m == m[np.argmin(abs(m - 1000.0))]
+    o = np.argsort(tau[sel])
+    assert ul[sel][o][-1] > 5 * ul[sel][o][np.searchsorted(tau[sel][o], 1.0)]

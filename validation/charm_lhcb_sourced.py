@@ -47,6 +47,17 @@ BEFORE_LHCB: dict[str, list[float]] = {
 }
 
 
+# [recalled] CHARM inputs that move the edge by more than 10%: their plausible ranges
+# (overrides in internal units: mm)
+_KAONS = ("kplus", "kminus", "kl")
+BANDS: dict[str, dict[str, float]] = {
+    "cascade x2": {"bmpt.secondary_factor": 2.0},
+    "lam_abs 20cm": {f"parents.{k}.absorption_length": 200.0 for k in _KAONS},
+    "sigma_pCu -10%": {"bmpt.sigma_inel_target_mb": 769.0 * 0.9},
+    "ee,gg both": {"detection.ee.min_on_face": 2.0, "detection.gammagamma.min_on_face": 2.0},
+}
+
+
 def charm_lower_edge(n_events: int, seed: int, overrides=None) -> dict[float, float]:
     """Lower edge sin^2 theta (N = 2.3) per mass; nan if N never reaches 2.3."""
     ct = np.logspace(2, 13, 56)  # mm: 0.1 m ... 1e10 m
@@ -60,15 +71,11 @@ def charm_lower_edge(n_events: int, seed: int, overrides=None) -> dict[float, fl
         lim = r.config.get("events_limit", 2.3)
         ct0 = model.ctau
 
-        def n_of(s: float) -> float:
-            c = ct0 * (S0 / s) ** 2
-            if c <= ct[0] or c >= ct[-1]:
-                return 0.0
-            v = np.interp(math.log(c), np.log(ct), np.log(np.maximum(n0, 1e-300)))
-            return (s / S0) ** 2 * math.exp(v)
-
         grid = np.logspace(-8, -1, 1401)
-        vals = np.array([n_of(s) for s in grid])
+        c = ct0 * (S0 / grid) ** 2
+        inside = (c > ct[0]) & (c < ct[-1])
+        v = np.interp(np.log(c), np.log(ct), np.log(np.maximum(n0, 1e-300)))
+        vals = np.where(inside, (grid / S0) ** 2 * np.exp(v), 0.0)
         above = np.nonzero(vals >= lim)[0]
         if above.size == 0:
             out[m] = math.nan
@@ -95,14 +102,15 @@ def lhcb_ratios(n_events: int, seed: int, key: str) -> list[float]:
 
 
 def published_ratios(name: str) -> list[float]:
-    from kotosim.constraints import published_limits
+    from kotosim.experiments.lhcb import published_limits
 
     m, tau, ul = published_limits(name)
     out = []
     ms = np.unique(m)
     m0 = ms[np.argmin(abs(ms - 300.0))]
     sel = m == m0
-    lt, lu = np.log(tau[sel]), np.log(ul[sel])
+    order = np.argsort(tau[sel], kind="stable")
+    lt, lu = np.log(tau[sel][order]), np.log(ul[sel][order])
     ul1 = math.exp(np.interp(0.0, lt, lu))
     for t in TAUS_PS:
         out.append(ul1 / math.exp(np.interp(math.log(t), lt, lu)))
@@ -113,15 +121,41 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=200_000, help="parents per channel")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-bands", action="store_true", help="skip the [recalled]-input bands")
     ap.add_argument("--no-published", action="store_true",
                     help="skip the published LHCb ratios (for running at old commits)")
     args = ap.parse_args(argv)
     edge = charm_lower_edge(args.events, args.seed)
-    print("CHARM Higgs-mixing lower edge sin^2(theta) at N = 2.3")
-    print(f"{'m [MeV]':>8} {'now':>10} {'before':>10} {'now/before':>10}")
+    # the same with another seed: the spread is the MC error of the edge
+    edge2 = charm_lower_edge(args.events, args.seed + 1)
+    bands = {}
+    if not args.no_bands:
+        for label, ov in BANDS.items():
+            bands[label] = charm_lower_edge(args.events // 2, args.seed, overrides=ov)
+    print("CHARM Higgs-mixing lower edge sin^2(theta) at N = 2.3 (ScalarModel, eps_q = eps_l)")
+    print("  now: BMPT kaons, ALPINIST selection; before: recalled inputs at commit "
+          f"{BEFORE_COMMIT}; seed2: the same as 'now' with another seed (MC spread)")
+    head = f"{'m [MeV]':>8} {'now':>10} {'seed2':>10} {'before':>10} {'now/before':>10}"
+    print(head + "".join(f" {lab:>14}" for lab in bands))
     for m in MASSES:
         b = BEFORE_CHARM.get(m, math.nan)
-        print(f"{m:8g} {edge[m]:10.3e} {b:10.3e} {edge[m] / b:10.3f}")
+        row = f"{m:8g} {edge[m]:10.3e} {edge2[m]:10.3e} {b:10.3e} {edge[m] / b:10.3f}"
+        print(row + "".join(f" {bands[lab][m] / edge[m]:14.3f}" for lab in bands))
+    if bands:
+        print("  band columns: edge(variation)/edge(now) for the [recalled] inputs:")
+        for lab, ov in BANDS.items():
+            print(f"    {lab}: {ov}")
+    print("  Winkler (arXiv:1809.01876) CHARM curve: not read here (no public table found);")
+    print("  compare by eye with his Fig. (Higgs-mixing plane).")
+    print()
+    r = kotosim.simulate("lhcb", mass=50.0, ctau=[15.0], n_events=args.events, seed=args.seed,
+                         hists=False)
+    a, e = r.acceptance, r.error
+    print("LHCb prompt probability at the seed point (m = 50 MeV, c tau = 15 mm), B0 -> K*0 phi:")
+    print(f"  no daughter requirement (before: the main quantity): "
+          f"{a['prompt_b0_kstar0'][0]:.3e} +- {e['prompt_b0_kstar0'][0]:.1e}")
+    print(f"  both e+- in 2 < eta < 5 (now the main quantity, arXiv:1304.3035): "
+          f"{a['prompt_ee_in_eta_b0_kstar0'][0]:.3e} +- {e['prompt_ee_in_eta_b0_kstar0'][0]:.1e}")
     print()
     print("LHCb displaced mu+mu- acceptance A(tau)/A(1 ps) at m = 300 MeV")
     for key, pub in (("displaced_mumu_b0_kstar0", "lhcb_b0_kstar0_X_mumu_ul"),
@@ -131,7 +165,7 @@ def main(argv=None) -> int:
         bef = BEFORE_LHCB.get(key, [math.nan] * len(TAUS_PS))
         print(f"  {key}  (published: UL(1 ps)/UL(tau), {pub})")
         print(f"  {'tau [ps]':>9} {'now':>9} {'before':>9} {'published':>9}")
-        for t, a, b, p in zip(TAUS_PS, now, bef, pr):
+        for t, a, b, p in zip(TAUS_PS, now, bef, pr, strict=True):
             print(f"  {t:9g} {a:9.3f} {b:9.3f} {p:9.3f}")
     return 0
 

@@ -76,7 +76,7 @@ SCHEMA |= {
     "bmpt.reference_mass_number": Spec(N, 1.0, 300.0),
     "bmpt.target_mass_number": Spec(N, 1.0, 300.0),
     "bmpt.sigma_inel_target_mb": Spec(N, 1.0, 1e5),
-    "bmpt.pt_max": Spec(E, 100.0, 20_000.0),
+    "bmpt.pt_max": Spec(E, 100.0, 10_000.0),
     "bmpt.secondary_factor": Spec(N, 0.0, 100.0),
 }
 for _key, *_rest, _kaon in PARENTS:
@@ -110,13 +110,12 @@ def check(geo: Geometry) -> None:
                                 "pt_gauss cannot both be 0 (allowed: one of them > 0)")
     if not geo.volumes.get("signal"):
         raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume needed")
-    lna = math.log(geo["bmpt.target_mass_number"] / geo["bmpt.reference_mass_number"])
-    a_env = geo["bmpt.a"] * 1e3 - 0.74 * 0.21 * max(lna, 0.0) * geo["bmpt.pt_max"] * 1e-3
-    if a_env <= 0.1:
+    lna = max(math.log(geo["bmpt.target_mass_number"] / geo["bmpt.reference_mass_number"]), 0)
+    a = geo["bmpt.a"] * 1e3  # 1/GeV
+    if lna > 0 and 0.74 * 0.21 * lna * geo["bmpt.pt_max"] * 1e-3 > 0.5 * a:
         raise GeometryError(f"{geo.path}: key 'bmpt.pt_max' = {geo['bmpt.pt_max'] / 1e3:g} GeV "
-                            "is too large for this target: the A-scaling of the p_T spectrum "
-                            f"needs pt_max < {(geo['bmpt.a'] * 1e3 - 0.1) / (0.1554 * lna):.3g} "
-                            "GeV")
+                            "is too large for the A-scaled sampler of this target (allowed: "
+                            f"pt_max <= {0.5 * a / (0.74 * 0.21 * lna):.3g} GeV)")
 
 
 register_schema("charm", SCHEMA, ("signal",))

@@ -5,7 +5,8 @@ Per event (DESIGN.md "the way data flows"):
 1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
    Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
    target; ``SRC_BMPT``: the BMPT invariant cross section (x_R, p_T) scaled to the target
-   nucleus, from a point target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5);
+   nucleus, from a point target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction
+   point, 2 < eta < 5);
 2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
    probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
    ``VTX_ABSORB``: decay competing with absorption in the dump, weight
