@@ -47,6 +47,16 @@ BEFORE_LHCB: dict[str, list[float]] = {
 }
 
 
+# Winkler's CHARM lower edge (arXiv:1809.01876) as digitised in FORESEE
+# (KlingFelix/FORESEE at 2d6431f, Models/DarkHiggs/model/lines/bounds_CHARM.txt, lines 3-8:
+# "data from 1809.01876", columns m [GeV], theta), at m = 30.4, 57.4, 104.9, 209.1, 230.6,
+# 257.0 MeV; here sin^2 theta = theta^2.
+WINKLER: dict[float, float] = {30.0: 0.003047641350529277**2, 57.0: 0.0021406106943898323**2,
+                               105.0: 0.0015736510971829378**2,
+                               209.0: 0.0010440856487768508**2,
+                               230.0: 0.00015567343873923648**2,
+                               257.0: 0.00012254078666545438**2}
+
 # [recalled] CHARM inputs that move the edge by more than 10%: their plausible ranges
 # (overrides in internal units: mm)
 _KAONS = ("kplus", "kminus", "kl")
@@ -135,18 +145,21 @@ def main(argv=None) -> int:
     print("CHARM Higgs-mixing lower edge sin^2(theta) at N = 2.3 (ScalarModel, eps_q = eps_l)")
     print("  now: BMPT kaons, ALPINIST selection; before: recalled inputs at commit "
           f"{BEFORE_COMMIT}; seed2: the same as 'now' with another seed (MC spread)")
-    head = f"{'m [MeV]':>8} {'now':>10} {'seed2':>10} {'before':>10} {'now/before':>10}"
+    head = (f"{'m [MeV]':>8} {'now':>10} {'seed2':>10} {'before':>10} {'now/before':>10} "
+            f"{'Winkler':>10} {'now/W':>7} {'before/W':>8}")
     print(head + "".join(f" {lab:>14}" for lab in bands))
     for m in MASSES:
         b = BEFORE_CHARM.get(m, math.nan)
-        row = f"{m:8g} {edge[m]:10.3e} {edge2[m]:10.3e} {b:10.3e} {edge[m] / b:10.3f}"
+        w = WINKLER[m]
+        row = (f"{m:8g} {edge[m]:10.3e} {edge2[m]:10.3e} {b:10.3e} {edge[m] / b:10.3f} "
+               f"{w:10.3e} {edge[m] / w:7.2f} {b / w:8.2f}")
         print(row + "".join(f" {bands[lab][m] / edge[m]:14.3f}" for lab in bands))
     if bands:
         print("  band columns: edge(variation)/edge(now) for the [recalled] inputs:")
         for lab, ov in BANDS.items():
             print(f"    {lab}: {ov}")
-    print("  Winkler (arXiv:1809.01876) CHARM curve: not read here (no public table found);")
-    print("  compare by eye with his Fig. (Higgs-mixing plane).")
+    print("  Winkler: arXiv:1809.01876 CHARM lower edge as digitised in FORESEE "
+          "(Models/DarkHiggs/model/lines/bounds_CHARM.txt)")
     print()
     r = kotosim.simulate("lhcb", mass=50.0, ctau=[15.0], n_events=args.events, seed=args.seed,
                          hists=False)
