@@ -27,7 +27,9 @@ Per event (DESIGN.md "the way data flows"):
      (``planes``), each of those in the energy window;
    - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
      channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
-     volume beyond ``displaced_min``, daughters in the eta range).
+     volume beyond ``displaced_min``, daughters in the eta range; with ``velo_min_modules``
+     > 0 a decay point per c tau and both daughters through that many VELO modules,
+     ``planes``).
 
 Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
 
@@ -157,6 +159,7 @@ class FlightConfig(NamedTuple):
     displaced_min: float = 0.0
     dau_eta_min: float = 2.0
     dau_eta_max: float = 5.0
+    velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -469,6 +472,32 @@ def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return n_on >= n_min
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
+                   pz: float) -> int:
+    """Number of plane rows downstream of (x, y, z) whose sensitive area the straight track
+    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order)."""
+    if pz <= 0.0:
+        return 0
+    n = 0
+    for i in range(planes.shape[0]):
+        zp = planes[i, 0]
+        if zp > z and on_plane(planes, i, x + (zp - z) * px / pz, y + (zp - z) * py / pz):
+            n += 1
+    return n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                      n_min: int) -> bool:
+    """LHCb displaced: both daughters (lab four-momenta ``d``) from (x, y, z) cross at least
+    ``n_min`` VELO modules (``planes`` rows) downstream of the decay point."""
+    for k in range(2):
+        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2]) < n_min:
+            return False
+    return True
+
+
 # ---------------------------------------------------------------------------- the event loop
 @njit(cache=True, fastmath=FASTMATH)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
@@ -476,6 +505,15 @@ def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     q[k, 0, i] += wa
     q[k, 1, i] += wa * wa
     q[k, 2, i] += w * wa
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
+              vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
+    """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
+    drawn from the exponential of length ``lam`` truncated to the interval."""
+    t = lo + truncated_exponential(rs, lam, hi - lo)[0]
+    return vx + t * ux, vy + t * uy, vz + t * uz
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -585,9 +623,22 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     a[Q_SIGNAL, i] = 0.0
             elif cfg.mode == MODE_LHCB:
                 a[Q_MAIN, i] = decay_probability(0.0, cfg.prompt_length, lam)
-                for c in range(nd):
-                    if dok[c]:
-                        a[Q_DAU + c, i] = psig
+                if cfg.velo_min_modules > 0 and planes.shape[0] > 0:
+                    # a decay point per c tau and interval; both daughters through the VELO
+                    for r in range(msig):
+                        pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                        if pr <= 0.0:
+                            continue
+                        px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
+                                                  vz, ux, uy, uz)
+                        for c in range(nd):
+                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, dk[c],
+                                                            cfg.velo_min_modules):
+                                a[Q_DAU + c, i] += pr
+                else:
+                    for c in range(nd):
+                        if dok[c]:
+                            a[Q_DAU + c, i] = psig
                 if nd > 0 and dok[0]:  # prompt with channel-0 daughters in the eta range
                     a[Q_PROMPT_DAU, i] = a[Q_MAIN, i]
             else:  # MODE_CHARM: a decay point per c tau and interval, daughters to the face
@@ -595,8 +646,8 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
                     if pr <= 0.0:
                         continue
-                    t = mg_s[r, 0] + truncated_exponential(rs, lam, mg_s[r, 1] - mg_s[r, 0])[0]
-                    px_, py_, pz_ = vx + t * ux, vy + t * uy, vz + t * uz
+                    px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy, vz,
+                                              ux, uy, uz)
                     for c in range(nd):
                         n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
                         if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
