@@ -299,3 +299,39 @@ def test_bad_charm_geometry_is_one_line_exit_2(edit, fragment, tmp_path, capsys)
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and fragment in err
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("channel, overrides", [
+    (0, {}), (1, {}), (2, {}),
+    # pion-like BMPT shape (B > 0: the x_R factor is not monotonic) on a light target
+    (0, {"bmpt.b": 1.57, "bmpt.alpha": 3.45, "bmpt.beta": 0.517, "bmpt.a": 6.1e-3,
+         "bmpt.gamma": 0.153, "bmpt.delta": 0.478, "bmpt.target_mass_number": 4.0}),
+])
+def test_bmpt_envelope_bounds_the_spectrum(channel, overrides):
+    """The rejection sampler is exact only if its envelope is above the target everywhere:
+    check on random (y*, p_T) points with the kernel's own functions."""
+    from kotosim.experiments import charm as ch
+    from kotosim.kernels import flight as F
+
+    geo = kotosim.load_geometry("charm", overrides=overrides)
+    cfg = ch.kernel_config(geo, channel, 100.0, 10, 10, 0)
+    m = cfg.m_parent * 1e-3
+    rng = np.random.default_rng(3)
+    ymax = math.acosh(cfg.bm_emax / m)
+    pst = math.sqrt(cfg.bm_emax**2 - m * m)
+    worst = 0.0
+    for y, pt in zip(rng.uniform(0, ymax, 20_000), rng.uniform(0, cfg.bm_ptmax, 20_000),
+                     strict=True):
+        mt = math.hypot(m, pt)
+        x = mt * math.cosh(y) / cfg.bm_emax
+        if x >= 1.0:
+            continue
+        xf = mt * math.sinh(y) / pst
+        target = (F.bmpt_x_factor(x, cfg) * F.bmpt_pt_factor(x, pt, cfg)
+                  * math.exp(cfg.bm_ln_a * F.barton_alpha(xf, pt)))
+        a0, b0, ae = F.bmpt_pt_envelope(y, m, cfg)
+        env = (cfg.bm_env * math.exp(-cfg.bm_kappa * y) * (1 + a0 * pt + b0 * pt * pt)
+               * math.exp(-ae * pt))
+        worst = max(worst, target / env)
+        assert F.gamma_mix_norm(a0, b0, ae) <= cfg.bm_zmax
+    assert 0.3 < worst <= 1.0

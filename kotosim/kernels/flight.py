@@ -132,7 +132,9 @@ class FlightConfig(NamedTuple):
     bm_emax: float = 1.0        # E*_max [GeV] (x_R = E*/E*_max)
     bm_ycm: float = 0.0         # rapidity of the p-nucleon CM in the lab
     bm_ptmax: float = 3.0       # p_T cut-off [GeV] of the sampled spectrum
-    bm_env: float = 1.0         # envelope: max of the x_R factor times max of the A scaling
+    bm_env: float = 1.0         # envelope constant: x_R factor bound x max of the A scaling
+    bm_kappa: float = 0.0       # envelope slope in y*: x_R factor <= bm_env exp(-kappa y*)
+    bm_zmax: float = 1.0        # bound of the p_T envelope's integral over y* (gamma_mix_norm)
     # SRC_COLLIDER
     pt0: float = 1.0
     pt_n: float = 3.5
@@ -209,38 +211,64 @@ def barton_alpha(xf: float, pt: float) -> float:
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, float, float]:
+    """p_T envelope of the BMPT sampler at CM rapidity y (masses in GeV): (A0, B0, a_e) with
+    p_T (1 + a' p_T + b' p_T^2) e^(-a' p_T) A^(alpha - alpha(0, 0)) <=
+    p_T (1 + A0 p_T + B0 p_T^2) e^(-a_e p_T) for p_T < bm_ptmax: x_R lies in
+    [x0, x_top] = [m, m_T(p_T,max)] cosh(y)/E*_max, so a' <= A0 = a/x0^gamma,
+    b' <= B0 = a^2/(2 x0^delta), a' >= a/x_top^gamma, and the A scaling grows at most like
+    exp(c p_T p_T,max), c = 0.74 x 0.21 max(ln(A/A_Be), 0)."""
+    ch = math.cosh(y)
+    x0 = mg * ch / cfg.bm_emax
+    x_top = min(1.0, math.sqrt(mg * mg + cfg.bm_ptmax * cfg.bm_ptmax) * ch / cfg.bm_emax)
+    a = cfg.bm_a
+    c = 0.74 * 0.21 * max(cfg.bm_ln_a, 0.0)
+    return (a / x0 ** cfg.bm_gamma, a * a / (2.0 * x0 ** cfg.bm_delta),
+            a / x_top ** cfg.bm_gamma - c * cfg.bm_ptmax)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
+    """int_0^inf p (1 + a0 p + b0 p^2) exp(-ae p) dp = 1/ae^2 + 2 a0/ae^3 + 6 b0/ae^4."""
+    return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
     """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
     section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
     with A^alpha(x_F, p_T), in the forward CM hemisphere (y* > 0), p_T < bm_ptmax.
 
-    Exact rejection sampling in (y*, p_T), where dN/dy* dp_T ~ p_T E d3sigma/dp3: y* uniform on
-    [0, acosh(E*_max/m)], p_T from the envelope p_T (1 + a1 p_T + b1 p_T^2) exp(-a_env p_T)
-    (a mixture of Gamma(2, 3, 4) laws) with a1 = a/x_min^gamma, b1 = a^2/(2 x_min^delta),
-    x_min = m/E*_max and a_env = a - c p_T,max, c = 0.74 x 0.21 max(ln(A/A_Be), 0); the x factor is
-    bounded by bm_env (computed where the configuration is built)."""
+    Exact rejection sampling in (y*, p_T), where dN/dy* dp_T ~ p_T E d3sigma/dp3, from the
+    envelope bm_env exp(-kappa y*) p_T (1 + A0 p_T + B0 p_T^2) exp(-a_e p_T)
+    (:func:`bmpt_pt_envelope`): y* from exp(-kappa y*) on [0, acosh(E*_max/m)], kept with
+    probability Z(y*)/bm_zmax (Z = :func:`gamma_mix_norm`, the envelope's p_T integral), then
+    p_T from the mixture of Gamma(2, 3, 4) laws, then the ratio target/envelope. bm_env,
+    kappa and bm_zmax bound the x factor times the A scaling at p_T = 0 and Z on a y* grid
+    (computed where the configuration is built)."""
     mg = m * 1e-3
     emax = cfg.bm_emax
-    x_min = mg / emax
     ymax = math.acosh(emax / mg)
-    a = cfg.bm_a
-    a1 = a / x_min ** cfg.bm_gamma
-    b1 = a * a / (2.0 * x_min ** cfg.bm_delta)
-    c = 0.74 * 0.21 * max(cfg.bm_ln_a, 0.0)
-    a_env = a - c * cfg.bm_ptmax
-    w2 = 1.0 / (a_env * a_env)
-    w3 = 2.0 * a1 / (a_env * a_env * a_env)
-    w4 = 6.0 * b1 / (a_env * a_env * a_env * a_env)
-    wt = w2 + w3 + w4
     pstar_max = math.sqrt(max(emax * emax - mg * mg, 1e-300))
+    kap = cfg.bm_kappa
+    ey = -math.expm1(-kap * ymax) if kap > 0.0 else 0.0
     while True:
-        y = ymax * uniform(rs)
+        if kap > 0.0:
+            y = -math.log1p(-uniform(rs) * ey) / kap
+        else:
+            y = ymax * uniform(rs)
+        a0, b0, ae = bmpt_pt_envelope(y, mg, cfg)
+        w2 = 1.0 / (ae * ae)
+        w3 = 2.0 * a0 / (ae * ae * ae)
+        wt = gamma_mix_norm(a0, b0, ae)
+        if uniform(rs) * cfg.bm_zmax > wt:
+            continue
         u = uniform(rs) * wt
         k = 2 if u < w2 else (3 if u < w2 + w3 else 4)
         prod = 1.0
         for _ in range(k):
             prod *= 1.0 - uniform(rs)
-        pt = -math.log(prod) / a_env
+        pt = -math.log(prod) / ae
         if pt > cfg.bm_ptmax:
             continue
         mt = math.sqrt(mg * mg + pt * pt)
@@ -250,7 +278,8 @@ def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, flo
         xf = mt * math.sinh(y) / pstar_max
         target = (bmpt_x_factor(x, cfg) * bmpt_pt_factor(x, pt, cfg)
                   * math.exp(cfg.bm_ln_a * barton_alpha(xf, pt)))
-        env = (cfg.bm_env * (1.0 + a1 * pt + b1 * pt * pt) * math.exp(-a_env * pt))
+        env = (cfg.bm_env * math.exp(-kap * y) * (1.0 + a0 * pt + b0 * pt * pt)
+               * math.exp(-ae * pt))
         if uniform(rs) * env <= target:
             return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
 
