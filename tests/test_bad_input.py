@@ -69,9 +69,9 @@ GEOMETRY_CASES = {
                               ["cuts.p_min", "beam.momentum"]),
     "charm_calorimeter_upstream": ("charm", [("calorimeter", "z", 100, "m")],
                                    ["calorimeter.z"]),
-    "charm_no_parent": ("charm", [(f"parents.{p}", "yield_per_pot", 0, "1")
-                                  for p in ("kplus", "kminus", "kl", "bplus", "b0")],
-                        ["yield_per_pot"]),
+    "charm_e_min_above_beam": ("charm", [("detection.ee", "e_min", 500, "GeV"),
+                                         ("detection.ee", "e_max", 600, "GeV")],
+                               ["detection.ee.e_min", "beam.energy"]),
     "lhcb_disjoint_eta": ("lhcb", [("selection", "daughter_eta_min", 6, "1"),
                                    ("selection", "daughter_eta_max", 8, "1")],
                           ["selection.daughter_eta_min", "production.eta_max"]),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -11,6 +13,7 @@ import vector
 
 import kotosim
 from kotosim import constants as C
+from kotosim.geometry import _geometry_dir
 from kotosim.model import ScalarModel
 
 vector.register_awkward()
@@ -128,3 +131,207 @@ def test_scan_blocks_merge_to_simulate(name):
         r = kotosim.simulate(name, mass=100.0, ctau=ct, n_events=n, seed=7, hists=False)
         np.testing.assert_allclose(fin["acceptance"], r.acceptance[r.config["main_key"]],
                                    rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- BMPT kaons
+# BMPT K+ parameters (geometry/charm.toml [bmpt]), re-implemented here in numpy in the paper's
+# variables (x_R, p_T) to check the kernel's (y*, p_T) rejection sampler and yield integral
+BMPT = dict(A=7.74, B=0.0, al=2.45, be=0.444, a=5.04, g=0.121, d=0.242, r0=1.15, r1=-3.17)
+E_BEAM, M_N = 400.0, 0.938272  # GeV
+
+
+def _bmpt_lab_moments(m, kp, km, ln_a):
+    """<p_T>, <p_lab> [GeV] of the forward-hemisphere BMPT spectrum (x A^alpha scaling),
+    by quadrature over (x_R, p_T) with the Jacobian d3p/E = pi dp_T^2 E*_max dx_R / p*_L."""
+    s = 2 * M_N**2 + 2 * M_N * E_BEAM
+    emax = math.sqrt(s) / 2
+    ycm = math.atanh(math.sqrt(E_BEAM**2 - M_N**2) / (E_BEAM + M_N))
+    x = np.linspace(m / emax, 1.0, 4001)[1:-1][:, None]
+    pt = np.linspace(1e-4, 3.0, 1500)[None, :]
+    mt = np.sqrt(m * m + pt * pt)
+    es = x * emax
+    ok = es > mt
+    pl = np.sqrt(np.where(ok, es * es - mt * mt, 1.0))
+    ap, bp = BMPT["a"] / x ** BMPT["g"], BMPT["a"] ** 2 / (2 * x ** BMPT["d"])
+    charge = kp + km * (1 - x) ** (-BMPT["r1"]) / BMPT["r0"]
+    inv = ((1 - x) ** BMPT["al"] * (1 + BMPT["B"] * x) * x ** (-BMPT["be"]) * charge
+           * (1 + ap * pt + bp * pt**2) * np.exp(-ap * pt))
+    xf = pl / math.sqrt(emax**2 - m * m)
+    inv = inv * np.exp(ln_a * (0.74 - 0.55 * xf + 0.26 * xf**2) * (0.98 + 0.21 * pt**2))
+    w = np.where(ok, inv * pt * emax / pl, 0.0)
+    y = np.arctanh(np.where(ok, pl / es, 0.0)) + ycm
+    plab = mt * np.cosh(y)  # |p| ~ E for these momenta; exact below
+    plab = np.sqrt((mt * np.sinh(y)) ** 2 + pt**2)
+    tot = w.sum()
+    return float((w * pt).sum() / tot), float((w * plab).sum() / tot), tot
+
+
+@pytest.mark.parametrize("channel, kp, km, m", [(0, 1.0, 0.0, C.M_KPLUS * 1e-3),
+                                                 (2, 0.25, 0.75, C.M_KL * 1e-3)])
+def test_bmpt_sampler_moments_against_quadrature(channel, kp, km, m):
+    from kotosim.experiments import charm as ch
+
+    geo = kotosim.load_geometry("charm")
+    tot = ch.run_channel(geo, channel, 100.0, np.array([1e5]), 40_000, 11, hists=False,
+                         sample_size=40_000)
+    rec = tot["rec"]
+    pt = np.hypot(rec[:, 0], rec[:, 1]) * 1e-3
+    p = np.linalg.norm(rec[:, :3], axis=1) * 1e-3
+    mpt, mp, _ = _bmpt_lab_moments(m, kp, km, math.log(63.546 / 9.012))
+    assert pt.mean() == pytest.approx(mpt, abs=5 * pt.std() / math.sqrt(pt.size))
+    assert p.mean() == pytest.approx(mp, abs=5 * p.std() / math.sqrt(p.size))
+    assert pt.max() <= 3.0  # the sampled p_T range
+
+
+def test_bmpt_yield_matches_an_independent_integral():
+    """Forward K+ on Be (no A-scaling): the package's (y*, p_T) grid integral against the
+    (x_R, p_T) quadrature above; the yield on Cu is A x integral / sigma_inel."""
+    from kotosim.experiments import charm as ch
+
+    m = C.M_KPLUS * 1e-3
+    be = kotosim.load_geometry("charm", overrides={"bmpt.target_mass_number": 9.012,
+                                                   "bmpt.sigma_inel_target_mb": 100.0})
+    y_be = ch.parent_yield(be, 0)
+    *_, tot = _bmpt_lab_moments(m, 1.0, 0.0, 0.0)
+    s = 2 * M_N**2 + 2 * M_N * E_BEAM
+    emax = math.sqrt(s) / 2
+    dx = (1.0 - m / emax) / 4000
+    dpt = (3.0 - 1e-4) / 1499
+    integral = tot * dx * dpt * 2 * math.pi  # pi dp_T^2 = 2 pi p_T dp_T
+    assert y_be == pytest.approx(7.74 * integral / 100.0, rel=0.02)
+    # ~38 mb of forward K+ on Be, ~0.19 per inelastic p-Be collision (sigma ~ 200 mb)
+    assert 30.0 < y_be * 100.0 < 45.0
+    # on copper: yields per POT of 0.1-0.3 (K+ > K_L > K-), scaled by the cascade factor
+    cu = kotosim.load_geometry("charm")
+    y = [ch.parent_yield(cu, c) for c in range(3)]
+    assert 0.1 < y[0] < 0.3 and y[0] > y[2] > y[1]
+    cu2 = kotosim.load_geometry("charm", overrides={"bmpt.secondary_factor": 2.0})
+    assert ch.parent_yield(cu2, 0) == pytest.approx(2 * y[0], rel=1e-12)
+
+
+def _decays_along_z(n, e, m, md, seed=1):
+    """n isotropic phi -> d d decays of a phi of energy e [MeV] moving along +z (numpy)."""
+    rng = np.random.default_rng(seed)
+    p = math.sqrt(e * e - m * m)
+    bet, gam = p / e, e / m
+    q = math.sqrt(m * m / 4 - md * md)
+    ct = rng.uniform(-1, 1, n)
+    phi = rng.uniform(0, 2 * math.pi, n)
+    st = np.sqrt(1 - ct**2)
+    px, py, pz = q * st * np.cos(phi), q * st * np.sin(phi), q * ct
+    e0 = m / 2
+    d = np.empty((n, 8))
+    for k, sgn in enumerate((1, -1)):
+        d[:, 4 * k], d[:, 4 * k + 1] = sgn * px, sgn * py
+        d[:, 4 * k + 2] = gam * (sgn * pz + bet * e0)
+        d[:, 4 * k + 3] = gam * (e0 + bet * sgn * pz)
+    return d, bet
+
+
+def test_daughter_four_momenta_sum_to_phi():
+    from kotosim.kernels.kinematics import decay_two_body
+    from kotosim.kernels.rng import new_state
+
+    rs = new_state(np.array([1, 2, 3, 5], dtype=np.uint64))[0]
+    for fx, fy, fz, m, md in ((100.0, -50.0, 2e4, 200.0, C.M_E), (0.0, 0.0, 5e3, 300.0, C.M_MU)):
+        fe = math.sqrt(fx * fx + fy * fy + fz * fz + m * m)
+        d = decay_two_body(rs, fx, fy, fz, fe, m, md, md)
+        np.testing.assert_allclose([d[0] + d[4], d[1] + d[5], d[2] + d[6], d[3] + d[7]],
+                                   [fx, fy, fz, fe], rtol=1e-12, atol=1e-9)
+        for k in range(2):
+            m2 = d[4 * k + 3] ** 2 - d[4 * k] ** 2 - d[4 * k + 1] ** 2 - d[4 * k + 2] ** 2
+            assert math.sqrt(max(m2, 0.0)) == pytest.approx(md, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("e_min", [2000.0, 5000.0, 8000.0])
+def test_energy_threshold_efficiency_is_the_flat_two_body_spectrum(e_min):
+    """phi (E = 10 GeV, m = 200 MeV) along z -> gamma gamma: the lab photon energy is flat on
+    [E(1-b)/2, E(1+b)/2]. Whole-face calorimeter: both photons above e_min with probability
+    (E - 2 e_min)/(b E); half-face (x > 0): exactly one photon on it, above e_min with
+    probability ((1+b)E/2 - e_min)/(b E) for min_on_face = 1, never for min_on_face = 2."""
+    from kotosim.kernels import flight as F
+
+    e, m = 10_000.0, 200.0
+    d, b = _decays_along_z(40_000, e, m, 0.0)
+    full = np.array([[1e4, 0, 0, 1e9, 0, 0, 0, 0, 0]], dtype=float)
+    half = np.array([[1e4, 1e9, 0, 1e9, 0, 0, 0, 0, 0]], dtype=float)  # x in [0, 2e9]
+    n = d.shape[0]
+    res = {}
+    for name, pl in (("full", full), ("half", half)):
+        for nmin in (1, 2):
+            res[name, nmin] = np.mean([F.daughters_seen(pl, 0.0, 0.0, 0.0, d[i], e_min, 1e9,
+                                                        nmin) for i in range(n)])
+    both = np.clip((e - 2 * e_min) / (b * e), 0, 1)
+    one = np.clip(((1 + b) * e / 2 - e_min) / (b * e), 0, 1)
+    tol = 5 * math.sqrt(0.25 / n) + 1e-12
+    assert res["full", 2] == pytest.approx(both, abs=tol)
+    assert res["full", 1] == pytest.approx(both, abs=tol)  # both on the face: both must pass
+    assert res["half", 1] == pytest.approx(one, abs=tol)
+    assert res["half", 2] == 0.0
+    # daughters_hit is the two-daughter rule
+    for i in range(0, n, 997):
+        assert F.daughters_hit(full, 0.0, 0.0, 0.0, d[i], e_min, 1e9) == \
+            F.daughters_seen(full, 0.0, 0.0, 0.0, d[i], e_min, 1e9, 2)
+
+
+CHARM_TOML = Path(str(_geometry_dir().joinpath("charm.toml"))).read_text()
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda t: t.replace('beta = { value = 0.444', 'beta = { value = 1.5'), "bmpt.beta"),
+    (lambda t: t.replace('min_on_face = { value = 1', 'min_on_face = { value = 3', 1),
+     "detection.ee.min_on_face"),
+    (lambda t: t.replace('min_on_face = { value = 2', 'min_on_face = { value = 1.5', 1),
+     "detection.mumu.min_on_face"),
+    (lambda t: t.replace('pt_max = { value = 3.0', 'pt_max = { value = 9.0'), "bmpt.pt_max"),
+    (lambda t: t.replace('kplus_fraction = { value = 0.0', 'kplus_fraction = { value = -1', 1),
+     "parents.kminus.kplus_fraction"),
+])
+def test_bad_charm_geometry_is_one_line_exit_2(edit, fragment, tmp_path, capsys):
+    from kotosim.cli import main
+
+    p = tmp_path / "c.toml"
+    p.write_text(edit(CHARM_TOML))
+    out = tmp_path / "out"
+    out.mkdir()
+    os.chdir(out)
+    rc = main(["run", str(p), "--events", "1000", "--mass", "100"])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and fragment in err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("channel, overrides", [
+    (0, {}), (1, {}), (2, {}),
+    # pion-like BMPT shape (B > 0: the x_R factor is not monotonic) on a light target
+    (0, {"bmpt.b": 1.57, "bmpt.alpha": 3.45, "bmpt.beta": 0.517, "bmpt.a": 6.1e-3,
+         "bmpt.gamma": 0.153, "bmpt.delta": 0.478, "bmpt.target_mass_number": 4.0}),
+])
+def test_bmpt_envelope_bounds_the_spectrum(channel, overrides):
+    """The rejection sampler is exact only if its envelope is above the target everywhere:
+    check on random (y*, p_T) points with the kernel's own functions."""
+    from kotosim.experiments import charm as ch
+    from kotosim.kernels import flight as F
+
+    geo = kotosim.load_geometry("charm", overrides=overrides)
+    cfg = ch.kernel_config(geo, channel, 100.0, 10, 10, 0)
+    m = cfg.m_parent * 1e-3
+    rng = np.random.default_rng(3)
+    ymax = math.acosh(cfg.bm_emax / m)
+    pst = math.sqrt(cfg.bm_emax**2 - m * m)
+    worst = 0.0
+    for y, pt in zip(rng.uniform(0, ymax, 20_000), rng.uniform(0, cfg.bm_ptmax, 20_000),
+                     strict=True):
+        mt = math.hypot(m, pt)
+        x = mt * math.cosh(y) / cfg.bm_emax
+        if x >= 1.0:
+            continue
+        xf = mt * math.sinh(y) / pst
+        target = (F.bmpt_x_factor(x, cfg) * F.bmpt_pt_factor(x, pt, cfg)
+                  * math.exp(cfg.bm_ln_a * F.barton_alpha(xf, pt)))
+        a0, b0, ae = F.bmpt_pt_envelope(y, m, cfg)
+        env = (cfg.bm_env * math.exp(-cfg.bm_kappa * y) * (1 + a0 * pt + b0 * pt * pt)
+               * math.exp(-ae * pt))
+        worst = max(worst, target / env)
+        assert F.gamma_mix_norm(a0, b0, ae) <= cfg.bm_zmax
+    assert 0.3 < worst <= 1.0

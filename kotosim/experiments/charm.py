@@ -1,18 +1,24 @@
 """CHARM (CERN beam dump, 1985): phi from K+, K-, K_L and B mesons made by 400 GeV protons in
 a thick copper dump, decaying to e+e-, mu+mu- or gamma gamma in the off-axis decay volume.
 
-Per parent channel (decay-in-flight kernel, ``MODE_CHARM``): the parent from a factorised
-(x_F, p_T) spectrum at the dump (yield per proton in the geometry file); kaons decay before
-being absorbed in copper with probability lambda_abs/(lambda_abs + beta gamma c tau) (the
-event weight); B mesons fly their PDG c tau; P -> h phi; phi's path through the decay volume
-([[signal]] box); for each c tau a decay point from the exponential truncated to the path
-inside the box, phi -> d d isotropic, both daughters on the calorimeter face ([calorimeter])
-inside their energy window. Expected events = POT x sum over parents of yield x BR(P -> h phi)
-x sum over channels of BR(phi -> d d) x efficiency x acceptance.
+Per parent channel (decay-in-flight kernel, ``MODE_CHARM``): kaons from the BMPT invariant
+cross section (Bonesini et al., EPJ C20 (2001) 13) scaled from Be to Cu (``SRC_BMPT``; yield
+per proton = its forward-hemisphere integral / sigma_inel(p-Cu), kaons from the hadronic
+cascade not included), B mesons from a factorised (x_F, p_T) spectrum (yield per proton in the
+geometry file); kaons decay before being absorbed in copper with probability
+lambda_abs/(lambda_abs + beta gamma c tau) (the event weight); B mesons fly their PDG c tau;
+P -> h phi; phi's path through the decay volume ([[signal]] box); for each c tau a decay point
+from the exponential truncated to the path inside the box, phi -> d d isotropic, at least
+``min_on_face`` daughters on the calorimeter face ([calorimeter]), each inside its energy
+window (the CHARM selection as ALPINIST implements it). Expected events = POT x sum over
+parents of yield x BR(P -> h phi) x sum over channels of BR(phi -> d d) x efficiency x
+acceptance.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -62,32 +68,61 @@ SCHEMA: dict[str, Spec] = {
     "analytic.length": Spec(L, 0.0, 1e9),
     "analytic.momentum": Spec(E, 1e-3, 1e9),
 }
+# BMPT kaon spectrum (geometry/charm.toml [bmpt]; Bonesini et al., EPJ C20 (2001) 13)
+SCHEMA |= {
+    "bmpt.norm": Spec(N, 1e-9, 1e6),
+    "bmpt.b": Spec(N, 0.0, 100.0),
+    "bmpt.alpha": Spec(N, 0.0, 100.0),
+    "bmpt.beta": Spec(N, 0.0, 0.99),
+    "bmpt.a": Spec("1/energy", 1e-5, 1.0),
+    "bmpt.gamma": Spec(N, 0.0, 10.0),
+    "bmpt.delta": Spec(N, 0.0, 10.0),
+    "bmpt.r0": Spec(N, 1e-3, 1e3),
+    "bmpt.r1": Spec(N, -100.0, 0.0),
+    "bmpt.reference_mass_number": Spec(N, 1.0, 300.0),
+    "bmpt.target_mass_number": Spec(N, 1.0, 300.0),
+    "bmpt.sigma_inel_target_mb": Spec(N, 1.0, 1e5),
+    "bmpt.pt_max": Spec(E, 100.0, 10_000.0),
+    "bmpt.secondary_factor": Spec(N, 0.0, 100.0),
+}
 for _key, *_rest, _kaon in PARENTS:
-    SCHEMA |= {f"parents.{_key}.yield_per_pot": Spec(N, 0.0, 100.0),
-               f"parents.{_key}.xf_power": Spec(N, 0.0, 100.0),
-               f"parents.{_key}.pt_slope": Spec("1/energy", 0.0, 1.0),
-               f"parents.{_key}.pt_gauss": Spec("1/energy2", 0.0, 1.0)}
     if _kaon:
-        SCHEMA[f"parents.{_key}.absorption_length"] = Spec(L, 1e-3, 1e6)
+        SCHEMA |= {f"parents.{_key}.kplus_fraction": Spec(N, 0.0, 1.0),
+                   f"parents.{_key}.kminus_fraction": Spec(N, 0.0, 1.0),
+                   f"parents.{_key}.absorption_length": Spec(L, 1e-3, 1e6)}
+    else:
+        SCHEMA |= {f"parents.{_key}.yield_per_pot": Spec(N, 0.0, 100.0),
+                   f"parents.{_key}.xf_power": Spec(N, 0.0, 100.0),
+                   f"parents.{_key}.pt_slope": Spec("1/energy", 0.0, 1.0),
+                   f"parents.{_key}.pt_gauss": Spec("1/energy2", 0.0, 1.0)}
 for _key, _ in DECAYS:
     SCHEMA |= {f"detection.{_key}.e_min": Spec(E, 0.0, 1e8),
                f"detection.{_key}.e_max": Spec(E, 0.0, 1e8),
-               f"detection.{_key}.efficiency": Spec(N, 0.0, 1.0)}
+               f"detection.{_key}.efficiency": Spec(N, 0.0, 1.0),
+               f"detection.{_key}.min_on_face": Spec(N, 1, 2, integer=True)}
 
 
 def check(geo: Geometry) -> None:
     _flight.require_order(geo, ("histograms.z_low", "histograms.z_high"),
                           *[(f"detection.{k}.e_min", f"detection.{k}.e_max") for k, _ in DECAYS])
-    for key, *_ in PARENTS:
+    for key, *_, kaon in PARENTS:
+        if kaon:
+            if geo[f"parents.{key}.kplus_fraction"] + geo[f"parents.{key}.kminus_fraction"] <= 0:
+                raise GeometryError(f"{geo.path}: key 'parents.{key}.kplus_fraction': "
+                                    "kplus_fraction + kminus_fraction must be > 0")
+            continue
         if geo[f"parents.{key}.pt_slope"] == 0 and geo[f"parents.{key}.pt_gauss"] == 0:
             raise GeometryError(f"{geo.path}: key 'parents.{key}.pt_slope': pt_slope and "
                                 "pt_gauss cannot both be 0 (allowed: one of them > 0)")
     if not geo.volumes.get("signal"):
         raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume needed")
+    lna = max(math.log(geo["bmpt.target_mass_number"] / geo["bmpt.reference_mass_number"]), 0)
+    a = geo["bmpt.a"] * 1e3  # 1/GeV
+    if lna > 0 and 0.74 * 0.21 * lna * geo["bmpt.pt_max"] * 1e-3 > 0.5 * a:
+        raise GeometryError(f"{geo.path}: key 'bmpt.pt_max' = {geo['bmpt.pt_max'] / 1e3:g} GeV "
+                            "is too large for the A-scaled sampler of this target (allowed: "
+                            f"pt_max <= {0.5 * a / (0.74 * 0.21 * lna):.3g} GeV)")
     g = geo.values
-    yields = [f"parents.{key}.yield_per_pot" for key, *_ in PARENTS]
-    require(geo, sum(g[k] for k in yields) > 0, yields,
-            "at least one yield_per_pot > 0 (no parent, no phi)")
     for k, _ in DECAYS:
         require(geo, g[f"detection.{k}.e_min"] < g["beam.energy"],
                 (f"detection.{k}.e_min", "beam.energy"),
@@ -113,8 +148,95 @@ def planes(geo: Geometry) -> np.ndarray:
 
 
 def daughters(geo: Geometry) -> np.ndarray:
-    return np.array([[m, geo[f"detection.{k}.e_min"], geo[f"detection.{k}.e_max"]]
-                     for k, m in DECAYS])
+    """Rows [daughter mass, e_min, e_max, daughters needed on the calorimeter face]."""
+    return np.array([[m, geo[f"detection.{k}.e_min"], geo[f"detection.{k}.e_max"],
+                      geo[f"detection.{k}.min_on_face"]] for k, m in DECAYS])
+
+
+# ---------------------------------------------------------------------------- BMPT kaons
+def _bmpt_params(geo: Geometry, key: str) -> tuple[float, ...]:
+    """(B, alpha, beta, a [1/GeV], gamma, delta, c0, c1, c2, ln(A/A_Be), E*_max [GeV],
+    y_cm, p_T max [GeV]) of parent ``key``: charge factor c0 + c1 (1 - x_R)^c2 with
+    c0 = K+ fraction, c1 = K- fraction / r0, c2 = -r1 (K- = K+ / (r0 (1 - x_R)^r1))."""
+    g = geo.values
+    m_n = g["beam.target_nucleon_mass"] * 1e-3
+    e_b = g["beam.energy"] * 1e-3
+    p_b = math.sqrt(max(e_b * e_b - m_n * m_n, 0.0))
+    s = 2.0 * m_n * m_n + 2.0 * m_n * e_b
+    return (g["bmpt.b"], g["bmpt.alpha"], g["bmpt.beta"], g["bmpt.a"] * 1e3, g["bmpt.gamma"],
+            g["bmpt.delta"], g[f"parents.{key}.kplus_fraction"],
+            g[f"parents.{key}.kminus_fraction"] / g["bmpt.r0"], -g["bmpt.r1"],
+            math.log(g["bmpt.target_mass_number"] / g["bmpt.reference_mass_number"]),
+            0.5 * math.sqrt(s), math.atanh(p_b / (e_b + m_n)), g["bmpt.pt_max"] * 1e-3)
+
+
+def _x_factor(x: np.ndarray, p: tuple[float, ...]) -> np.ndarray:
+    b, al, be, _, _, _, c0, c1, c2 = p[:9]
+    return (1 - x) ** al * (1 + b * x) * x ** (-be) * (c0 + c1 * (1 - x) ** c2)
+
+
+@functools.lru_cache(maxsize=64)
+def _bmpt_integral(p: tuple[float, ...], m_gev: float) -> tuple[float, float, float]:
+    """(forward-hemisphere integral of the BMPT shape on the target nucleus [A-units x GeV^2],
+    envelope constant and slope kappa of the sampler in y*): 2 pi int dy* int dp_T p_T
+    x(x_R) pt(x_R, p_T) A^alpha, by the trapezoidal rule on a 1200 x 1200 grid (y* in
+    [0, acosh(E*_max/m)], p_T < pt_max). Envelope: at y* the x factor is at most
+    G(x0) = max over x_R >= x0 = m cosh(y*)/E*_max; K exp(-kappa y*) bounds it on every
+    y*-grid interval (G non-increasing, exp increasing: G at the left edge times exp at the
+    right edge), kappa chosen for the best acceptance."""
+    _, _, _, a, gam, dl, *_rest = p
+    lna, emax, _, ptmax = p[9:]
+    ymax = math.acosh(emax / m_gev)
+    y = np.linspace(0.0, ymax, 1200)[:, None]
+    pt = np.linspace(0.0, ptmax, 1200)[None, :]
+    mt = np.sqrt(m_gev**2 + pt**2)
+    x = mt * np.cosh(y) / emax
+    ok = x < 1.0
+    xs = np.where(ok, x, 0.5)
+    ap, bp = a / xs**gam, a * a / (2 * xs**dl)
+    xf = mt * np.sinh(y) / math.sqrt(emax**2 - m_gev**2)
+    alpha = (0.74 - 0.55 * xf + 0.26 * xf**2) * (0.98 + 0.21 * pt**2)
+    f = np.where(ok, _x_factor(xs, p) * (1 + ap * pt + bp * pt**2) * np.exp(-ap * pt)
+                 * np.exp(lna * alpha), 0.0) * pt
+    integral = 2 * math.pi * float(np.trapezoid(np.trapezoid(f, pt[0], axis=1), y[:, 0]))
+    # running maximum from the right of the x factor: G(x0) >= x factor at every x_R >= x0
+    xg = np.linspace(m_gev / emax, 1.0, 200_001)[:-1]
+    gsup = np.maximum.accumulate(_x_factor(xg, p)[::-1])[::-1] * 1.001
+    yg = np.linspace(0.0, ymax, 2001)
+    i0 = np.searchsorted(xg, m_gev * np.cosh(yg[:-1]) / emax, side="right") - 1
+    g_left = gsup[np.clip(i0, 0, xg.size - 1)]  # at the grid point at or below x0
+    best = (0.0, 0.0, 0.0)
+    for kap in np.linspace(0.0, 4.0, 81):
+        k = float(np.max(g_left * np.exp(kap * yg[1:])))
+        norm = ymax if kap == 0 else -math.expm1(-kap * ymax) / kap
+        eff = float(np.sum(g_left * np.diff(yg))) / (k * norm)
+        if eff > best[0]:
+            best = (eff, k, float(kap))
+    s_max = math.exp(max(lna, 0.0) * 0.74 * 0.98)
+    return integral, best[1] * s_max, best[2]
+
+
+def _bmpt_zmax(cfg: F.FlightConfig, m_gev: float) -> float:
+    """Upper bound of the sampler's p_T-envelope integral Z(y*) over [0, acosh(E*_max/m)]:
+    on each interval of a 2000-step grid, A0 and B0 (non-increasing in y*) at its left edge
+    and a_e (non-increasing) at its right edge."""
+    ymax = math.acosh(cfg.bm_emax / m_gev)
+    yg = np.linspace(0.0, ymax, 2001)
+    env = np.array([F.bmpt_pt_envelope(float(y), m_gev, cfg) for y in yg])
+    z = [F.gamma_mix_norm(env[i, 0], env[i, 1], env[i + 1, 2]) for i in range(yg.size - 1)]
+    return float(max(z)) * 1.000001
+
+
+def parent_yield(geo: Geometry, channel: int) -> float:
+    """Parents of ``channel`` per proton on target: kaons from the BMPT integral over the
+    forward CM hemisphere on the target nucleus / sigma_inel(p-target) x secondary_factor;
+    B mesons from ``parents.<key>.yield_per_pot``."""
+    key, _, m_p, *_r, kaon = PARENTS[channel]
+    if not kaon:
+        return geo[f"parents.{key}.yield_per_pot"]
+    integral, _, _ = _bmpt_integral(_bmpt_params(geo, key), m_p * 1e-3)
+    return (geo["bmpt.norm"] * integral / geo["bmpt.sigma_inel_target_mb"]
+            * geo["bmpt.secondary_factor"])
 
 
 def open_parents(mass: float) -> list[int]:
@@ -126,15 +248,25 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
     g = geo.values
     key, _, m_p, ctau_p, m_h, kaon = PARENTS[channel]
     pre = f"parents.{key}."
-    return F.FlightConfig(
-        mode=F.MODE_CHARM, source=F.SRC_TARGET, vertex=F.VTX_ABSORB if kaon else F.VTX_FREE,
+    common = dict(
+        mode=F.MODE_CHARM, vertex=F.VTX_ABSORB if kaon else F.VTX_FREE,
         m_parent=m_p, ctau_parent=ctau_p, m_h=m_h, m_phi=float(mass),
         chunk_size=int(chunk_size), n_events=int(n_events), record_cap=int(record_cap),
         hist_var=F.HIST_Z, hist_log=False, hist_lo=g["histograms.z_low"],
         hist_hi=g["histograms.z_high"], e_beam=g["beam.energy"],
-        m_target=g["beam.target_nucleon_mass"], xf_power=g[pre + "xf_power"],
-        pt_a=g[pre + "pt_slope"], pt_b=g[pre + "pt_gauss"],
-        abs_length=g.get(pre + "absorption_length", 0.0))
+        m_target=g["beam.target_nucleon_mass"])
+    if kaon:
+        p = _bmpt_params(geo, key)
+        _, env, kappa = _bmpt_integral(p, m_p * 1e-3)
+        b, al, be, a, gam, dl, c0, c1, c2, lna, emax, ycm, ptmax = p
+        cfg = F.FlightConfig(
+            source=F.SRC_BMPT, abs_length=g[pre + "absorption_length"], bm_b=b, bm_alpha=al,
+            bm_beta=be, bm_a=a, bm_gamma=gam, bm_delta=dl, bm_c0=c0, bm_c1=c1, bm_c2=c2,
+            bm_ln_a=lna, bm_emax=emax, bm_ycm=ycm, bm_ptmax=ptmax, bm_env=env, bm_kappa=kappa,
+            **common)
+        return cfg._replace(bm_zmax=_bmpt_zmax(cfg, m_p * 1e-3))
+    return F.FlightConfig(source=F.SRC_TARGET, xf_power=g[pre + "xf_power"],
+                          pt_a=g[pre + "pt_slope"], pt_b=g[pre + "pt_gauss"], **common)
 
 
 def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
@@ -296,7 +428,7 @@ def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.
         sub = _split(tot, PARENTS[c][0])
         if sub is None:
             continue
-        y = geo[f"parents.{PARENTS[c][0]}.yield_per_pot"]
+        y = parent_yield(geo, c)
         _, _, (d, de) = _parent_results(geo, sub, dec)
         acc += y * d
         var += (y * de) ** 2
@@ -340,9 +472,9 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     main_c = _main_parent(mass)
     main_tot = None
     for c, (key, label, *_rest) in enumerate(PARENTS):
-        y = geo[f"parents.{key}.yield_per_pot"]
         if c not in open_parents(mass):
             continue
+        y = parent_yield(geo, c)
         tot = run_channel(geo, c, mass, ctau, n_events, seed, mass_index,
                           hists=hists and c == main_c,
                           sample_size=sample_size if c == main_c else 0,

@@ -9,7 +9,9 @@ probability to decay
   e+e- vertex of the B -> K* e+e- measurement must coincide with the K* vertex;
 - *displaced*: inside the VELO region ([[signal]] volumes) beyond
   ``selection.displaced_min`` from the B vertex, with both daughters (e+e- or mu+mu-) in
-  2 < eta < 5.
+  2 < eta < 5 and, for a decay point drawn per c tau, both crossing at least
+  ``velo.min_modules`` VELO half-modules downstream of it (the module layout of the Run 1-2
+  VELO, [velo]).
 
 Acceptances are per B meson produced in 2 < eta < 5 that decays to K(*) phi.
 """
@@ -55,13 +57,26 @@ SCHEMA: dict[str, Spec] = {
     "histograms.flight_high": Spec(L, 1e-6, 1e9),
     "analytic.length": Spec(L, 0.0, 1e9),
     "analytic.momentum": Spec(E, 1e-3, 1e9),
+    # VELO modules (Run 1-2), see geometry/lhcb.toml [velo]
+    "velo.first_module_z": Spec(L, -1e4, 1e4),
+    "velo.central_spacing": Spec(L, 1.0, 1e3),
+    "velo.n_central": Spec(N, 0, 100, integer=True),
+    "velo.right_offset": Spec(L, -1e3, 1e3),
+    "velo.low_angle_z": Spec(L, -1e4, 1e5),
+    "velo.low_angle_second_z": Spec(L, -1e4, 1e5),
+    "velo.low_angle_spacing": Spec(L, 1.0, 1e3),
+    "velo.n_low_angle": Spec(N, 0, 100, integer=True),
+    "velo.r_min": Spec(L, 0.0, 1e3),
+    "velo.r_max": Spec(L, 0.1, 1e4),
+    "velo.min_modules": Spec(N, 0, 100, integer=True),
 }
 
 
 def check(geo: Geometry) -> None:
     _flight.require_order(geo, ("production.eta_min", "production.eta_max"),
                           ("selection.daughter_eta_min", "selection.daughter_eta_max"),
-                          ("histograms.flight_low", "histograms.flight_high"))
+                          ("histograms.flight_low", "histograms.flight_high"),
+                          ("velo.r_min", "velo.r_max"))
     if not geo.volumes.get("signal"):
         raise GeometryError(f"{geo.path}: key 'signal': at least one [[signal]] volume (the "
                             "VELO region of displaced decays) needed")
@@ -74,6 +89,29 @@ def check(geo: Geometry) -> None:
 
 register_schema("lhcb", SCHEMA, ("signal",))
 register_check("lhcb", check)
+
+
+def velo_modules(geo: Geometry) -> np.ndarray:
+    """VELO half-modules as ``planes`` rows: a half annulus r_min < r < r_max on the x > 0
+    side (left half) or x < 0 side (right half, ``right_offset`` downstream) at each module z:
+    ``n_central`` modules every ``central_spacing`` from ``first_module_z``, then the
+    low-angle modules at ``low_angle_z``, ``low_angle_second_z`` and every
+    ``low_angle_spacing`` after it (``n_low_angle`` in all)."""
+    g = geo.values
+    z_left = [g["velo.first_module_z"] + k * g["velo.central_spacing"]
+              for k in range(int(g["velo.n_central"]))]
+    n_low = int(g["velo.n_low_angle"])
+    if n_low > 0:
+        z_left.append(g["velo.low_angle_z"])
+    z_left += [g["velo.low_angle_second_z"] + k * g["velo.low_angle_spacing"]
+               for k in range(n_low - 1)]
+    big = 1e7  # a "beam hole" covering the other half plane
+    rows = []
+    for z in z_left:
+        for zz, side in ((z, -1.0), (z + g["velo.right_offset"], 1.0)):
+            rows.append([zz, 0.0, 0.0, 0.0, 0.0, g["velo.r_min"], g["velo.r_max"], big,
+                         side * big])
+    return np.array(rows, dtype=float).reshape(-1, F.NPLANE)
 
 
 def daughters() -> np.ndarray:
@@ -95,7 +133,8 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
         prompt_length=g["selection.prompt_length"],
         displaced_min=g["selection.displaced_min"],
         dau_eta_min=g["selection.daughter_eta_min"],
-        dau_eta_max=g["selection.daughter_eta_max"])
+        dau_eta_max=g["selection.daughter_eta_max"],
+        velo_min_modules=int(g["velo.min_modules"]))
 
 
 def open_channels(mass: float) -> list[int]:
@@ -110,8 +149,8 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
     nb = int(geo["histograms.flight_bins"]) if hists else 0
-    return _flight.run(geo, cfg, channel, ctau, seed, mass_index, dau=daughters(),
-                       hist_bins=nb, chunks=chunks, progress=progress)
+    return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=velo_modules(geo),
+                       dau=daughters(), hist_bins=nb, chunks=chunks, progress=progress)
 
 
 def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
@@ -132,8 +171,10 @@ def _analytic(geo: Geometry, mass: float, ctau: np.ndarray, acc, err):
 
 def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.ndarray],
                 ref: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Prompt probability of B0 -> K*0 phi over the c tau grid and the seed formula."""
-    acc, err = _flight.quantity(tot, F.Q_MAIN, decay=False)
+    """Prompt probability of B0 -> K*0 phi with both phi -> e+e- daughters in the LHCb
+    acceptance (the B -> K* e+e- selection, arXiv:1304.3035) over the c tau grid, and the seed
+    formula (prompt probability only)."""
+    acc, err = _flight.quantity(tot, F.Q_PROMPT_DAU, decay=False)
     ana, ana_err = _analytic(geo, mass, ctau, acc, err)
     return analytic.scan_entry(acc, err, ana, ana_err)
 
@@ -194,7 +235,9 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         }
         desc |= {f"displaced_{d}_{key}": f"{label}: as in_velo and both phi -> {d} daughters in "
                  f"{geo['selection.daughter_eta_min']:g}<eta<"
-                 f"{geo['selection.daughter_eta_max']:g}" for d, _ in DAUGHTERS}
+                 f"{geo['selection.daughter_eta_max']:g}, each through >= "
+                 f"{int(geo['velo.min_modules'])} VELO modules after the decay point"
+                 for d, _ in DAUGHTERS}
         if c == 0:
             main_tot = tot
             if tot is not None and hists:
@@ -203,8 +246,11 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
                                        "phi flight distance from the B vertex [mm]")
             if tot is not None and sample_size > 0:
                 sample, _ = _flight.sample_array(tot["rec"], tot["rec_w"], "B0", "K*0")
-    main = "prompt_b0_kstar0"
-    ana, ana_err = _analytic(geo, mass, ctau, acc[main], err[main])
+    ana, ana_err = _analytic(geo, mass, ctau, acc["prompt_b0_kstar0"],
+                             err["prompt_b0_kstar0"])
+    # the main quantity: prompt AND both electrons in the acceptance, as the B0 -> K*0 e+e-
+    # measurement (arXiv:1304.3035) sees them
+    main = "prompt_ee_in_eta_b0_kstar0"
     acc |= ana
     err |= ana_err
     g = geo.values
@@ -218,9 +264,10 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     config = {
         "geometry": geo.path, "variant": geo.variant or "", "chunk_size": int(chunk_size),
         "mass_index": int(mass_index), "main_key": main,
-        "main_label": "P(prompt) for B$^0\\to K^{*0}\\phi$",
+        "main_label": "P(prompt, $e^\\pm$ in acceptance) for B$^0\\to K^{*0}\\phi$",
         "title": r"LHCb $B\to K^{(*)}\phi$",
-        "acceptance_curve": (_flight.curve_config(main_tot, False, "prompt, B0 -> K*0 phi")
+        "acceptance_curve": (_flight.curve_config(main_tot, False, "prompt (no daughter "
+                                                  "requirement), B0 -> K*0 phi")
                              if main_tot is not None else None),
         "analytic_curve": {
             "ctau_mm": ct_curve.tolist(),
@@ -235,3 +282,18 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         experiment=geo.experiment, variant=geo.variant, mass=float(mass), ctau=ctau,
         n_events=int(n_events), seed=int(seed), acceptance=acc, error=err, cutflow=flows,
         hists=h, sample=sample, config=config, descriptions=desc)
+
+
+def published_limits(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(m_X [MeV], tau_X [ps], 95% CL upper limit on BR) rows of a published LHCb displaced
+    X -> mu+ mu- limit grid shipped with kotosim (``kotosim/constraints/data/<name>.csv.gz``:
+    ``lhcb_b0_kstar0_X_mumu_ul``, arXiv:1508.04094; ``lhcb_bplus_kplus_X_mumu_ul``,
+    arXiv:1612.07818); points without a published limit are dropped."""
+    import gzip
+    from importlib.resources import files
+
+    res = files("kotosim").joinpath("constraints", "data", f"{name}.csv.gz")
+    with res.open("rb") as raw, gzip.open(raw, "rt") as fh:
+        arr = np.loadtxt(fh, delimiter=",", comments="#")
+    arr = arr[np.isfinite(arr[:, 2])]
+    return arr[:, 0], arr[:, 1], arr[:, 2]

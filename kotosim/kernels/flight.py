@@ -1,11 +1,13 @@
-"""The shared decay-in-flight event loop of NA62, CHARM and LHCb.
+"""The shared decay-in-flight event loop of NA62, E949, CHARM and LHCb.
 
 Per event (DESIGN.md "the way data flows"):
 
 1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
    Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
-   target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction point, 2 < eta < 5;
-   ``SRC_AT_REST``: a K+ stopped in a target, at rest, uniform in a cylinder -- E949);
+   target; ``SRC_BMPT``: the BMPT invariant cross section (x_R, p_T) scaled to the target
+   nucleus, from a point target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction
+   point, 2 < eta < 5; ``SRC_AT_REST``: a K+ stopped in a target, at rest, uniform in a
+   cylinder -- E949);
 2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
    probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
    ``VTX_ABSORB``: decay competing with absorption in the dump, weight
@@ -23,15 +25,17 @@ Per event (DESIGN.md "the way data flows"):
      1 - P(decay in the veto volumes);
    - ``MODE_CHARM``: phi -> d d (``dau`` rows: e+e-, mu+mu-, gamma gamma) decaying inside the
      signal volume, the decay point drawn for each c tau from the exponential truncated to the
-     path interval, both daughters inside the calorimeter face (``planes``) and in the energy
-     window;
+     path interval, at least ``dau[c, 3]`` (default 2) daughters inside the calorimeter face
+     (``planes``), each of those in the energy window;
    - ``MODE_E949``: pi+ from a K+ at rest (E949, arXiv:0903.0030): smeared momentum in the
      pnn1 or pnn2 window, polar angle inside the drift-chamber acceptance; phi counted
      invisible with weight 1 - P(decay inside the detector) like NA62; quantities Q_DAU and
      Q_DAU + 1 hold the invisible acceptance of pnn1 and pnn2 separately;
    - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
      channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
-     volume beyond ``displaced_min``, daughters in the eta range).
+     volume beyond ``displaced_min``, daughters in the eta range; with ``velo_min_modules``
+     > 0 a decay point per c tau and both daughters through that many VELO modules,
+     ``planes``).
 
 Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
 
@@ -62,6 +66,9 @@ from .rng import gauss_pair, uniform
 from .sampling import truncated_exponential
 
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
+# BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
+# far from the others so that a source added elsewhere cannot take the same number silently
+SRC_BMPT = 10
 VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
 MODE_NA62, MODE_CHARM, MODE_LHCB = 0, 1, 2
 HIST_Z, HIST_FLIGHT = 0, 1
@@ -121,6 +128,23 @@ class FlightConfig(NamedTuple):
     pt_a: float = 0.0           # [1/MeV]
     pt_b: float = 0.0           # [1/MeV^2]
     abs_length: float = 0.0     # VTX_ABSORB [mm]
+    # SRC_BMPT (see sample_bmpt; GeV units as in the paper, forward CM hemisphere)
+    bm_b: float = 0.0           # B
+    bm_alpha: float = 0.0       # alpha: (1 - x_R)^alpha
+    bm_beta: float = 0.0        # beta: x_R^-beta
+    bm_a: float = 1.0           # a [1/GeV]: a'(x_R) = a / x_R^gamma
+    bm_gamma: float = 0.0
+    bm_delta: float = 0.0       # b'(x_R) = a^2 / (2 x_R^delta)
+    bm_c0: float = 1.0          # charge factor c0 + c1 (1 - x_R)^c2 (K-/K+ ratio, K0 mixture)
+    bm_c1: float = 0.0
+    bm_c2: float = 0.0
+    bm_ln_a: float = 0.0        # ln(A_target / A_Be) for the Barton et al. A^alpha scaling
+    bm_emax: float = 1.0        # E*_max [GeV] (x_R = E*/E*_max)
+    bm_ycm: float = 0.0         # rapidity of the p-nucleon CM in the lab
+    bm_ptmax: float = 3.0       # p_T cut-off [GeV] of the sampled spectrum
+    bm_env: float = 1.0         # envelope constant: x_R factor bound x max of the A scaling
+    bm_kappa: float = 0.0       # envelope slope in y*: x_R factor <= bm_env exp(-kappa y*)
+    bm_zmax: float = 1.0        # bound of the p_T envelope's integral over y* (gamma_mix_norm)
     # SRC_COLLIDER
     pt0: float = 1.0
     pt_n: float = 3.5
@@ -157,6 +181,7 @@ class FlightConfig(NamedTuple):
     pnn2_hi: float = 0.0
     res_p_rest: float = 0.0
     cos_max: float = 1.0
+    velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
 
 
 # ---------------------------------------------------------------------------- sources
@@ -178,6 +203,105 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
             if b <= 0.0 or uniform(rs) <= math.exp(-b * pt * pt):
                 return pt
     return math.sqrt(-math.log(1.0 - uniform(rs)) / b)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
+    """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
+    c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
+    return ((1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
+            * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
+    """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T), a' = a/x^gamma,
+    b' = a^2/(2 x^delta) (p_T in GeV)."""
+    ap = cfg.bm_a / x ** cfg.bm_gamma
+    bp = cfg.bm_a * cfg.bm_a / (2.0 * x ** cfg.bm_delta)
+    return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def barton_alpha(xf: float, pt: float) -> float:
+    """A-dependence exponent of invariant cross sections, sigma ~ A^alpha(x_F, p_T) with
+    alpha = (0.74 - 0.55 x_F + 0.26 x_F^2)(0.98 + 0.21 p_T^2) (p_T in GeV; Barton et al.,
+    PRD 27 (1983) 2580, as used with BMPT)."""
+    return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, float, float]:
+    """p_T envelope of the BMPT sampler at CM rapidity y (masses in GeV): (A0, B0, a_e) with
+    p_T (1 + a' p_T + b' p_T^2) e^(-a' p_T) A^(alpha - alpha(0, 0)) <=
+    p_T (1 + A0 p_T + B0 p_T^2) e^(-a_e p_T) for p_T < bm_ptmax: x_R lies in
+    [x0, x_top] = [m, m_T(p_T,max)] cosh(y)/E*_max, so a' <= A0 = a/x0^gamma,
+    b' <= B0 = a^2/(2 x0^delta), a' >= a/x_top^gamma, and the A scaling grows at most like
+    exp(c p_T p_T,max), c = 0.74 x 0.21 max(ln(A/A_Be), 0)."""
+    ch = math.cosh(y)
+    x0 = mg * ch / cfg.bm_emax
+    x_top = min(1.0, math.sqrt(mg * mg + cfg.bm_ptmax * cfg.bm_ptmax) * ch / cfg.bm_emax)
+    a = cfg.bm_a
+    c = 0.74 * 0.21 * max(cfg.bm_ln_a, 0.0)
+    return (a / x0 ** cfg.bm_gamma, a * a / (2.0 * x0 ** cfg.bm_delta),
+            a / x_top ** cfg.bm_gamma - c * cfg.bm_ptmax)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
+    """int_0^inf p (1 + a0 p + b0 p^2) exp(-ae p) dp = 1/ae^2 + 2 a0/ae^3 + 6 b0/ae^4."""
+    return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
+    """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
+    section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
+    with A^alpha(x_F, p_T), in the forward CM hemisphere (y* > 0), p_T < bm_ptmax.
+
+    Exact rejection sampling in (y*, p_T), where dN/dy* dp_T ~ p_T E d3sigma/dp3, from the
+    envelope bm_env exp(-kappa y*) p_T (1 + A0 p_T + B0 p_T^2) exp(-a_e p_T)
+    (:func:`bmpt_pt_envelope`): y* from exp(-kappa y*) on [0, acosh(E*_max/m)], kept with
+    probability Z(y*)/bm_zmax (Z = :func:`gamma_mix_norm`, the envelope's p_T integral), then
+    p_T from the mixture of Gamma(2, 3, 4) laws, then the ratio target/envelope. bm_env,
+    kappa and bm_zmax bound the x factor times the A scaling at p_T = 0 and Z on a y* grid
+    (computed where the configuration is built)."""
+    mg = m * 1e-3
+    emax = cfg.bm_emax
+    ymax = math.acosh(emax / mg)
+    pstar_max = math.sqrt(max(emax * emax - mg * mg, 1e-300))
+    kap = cfg.bm_kappa
+    ey = -math.expm1(-kap * ymax) if kap > 0.0 else 0.0
+    while True:
+        if kap > 0.0:
+            y = -math.log1p(-uniform(rs) * ey) / kap
+        else:
+            y = ymax * uniform(rs)
+        a0, b0, ae = bmpt_pt_envelope(y, mg, cfg)
+        w2 = 1.0 / (ae * ae)
+        w3 = 2.0 * a0 / (ae * ae * ae)
+        wt = gamma_mix_norm(a0, b0, ae)
+        if uniform(rs) * cfg.bm_zmax > wt:
+            continue
+        u = uniform(rs) * wt
+        k = 2 if u < w2 else (3 if u < w2 + w3 else 4)
+        prod = 1.0
+        for _ in range(k):
+            prod *= 1.0 - uniform(rs)
+        pt = -math.log(prod) / ae
+        if pt > cfg.bm_ptmax:
+            continue
+        mt = math.sqrt(mg * mg + pt * pt)
+        x = mt * math.cosh(y) / emax
+        if x >= 1.0:
+            continue
+        xf = mt * math.sinh(y) / pstar_max
+        target = (bmpt_x_factor(x, cfg) * bmpt_pt_factor(x, pt, cfg)
+                  * math.exp(cfg.bm_ln_a * barton_alpha(xf, pt)))
+        env = (cfg.bm_env * math.exp(-kap * y) * (1.0 + a0 * pt + b0 * pt * pt)
+               * math.exp(-ae * pt))
+        if uniform(rs) * env <= target:
+            return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -214,6 +338,9 @@ def sample_parent(rs: np.ndarray, cfg: FlightConfig
         nrm = math.sqrt(1.0 + tx * tx + ty * ty)
         return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
     phi = 2.0 * math.pi * uniform(rs)
+    if cfg.source == SRC_BMPT:
+        pt, pz = sample_bmpt(rs, cfg, cfg.m_parent)
+        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
     if cfg.source == SRC_TARGET:
         xf = sample_xf(rs, cfg.xf_power)
         pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
@@ -426,6 +553,50 @@ def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return True
 
 
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                   e_min: float, e_max: float, n_min: int) -> bool:
+    """CHARM: at least ``n_min`` of the two daughters (lab four-momenta ``d``) from (x, y, z)
+    reach every plane inside its area, and every daughter that does has its energy in
+    [e_min, e_max] (ALPINIST ExpParameters.C twoPhotonCondition, CHARM case: one shower on the
+    calorimeter with 5 < E < 50 GeV, or two, both in that window). n_min = 2 is
+    :func:`daughters_hit`."""
+    n_on = 0
+    for k in range(2):
+        if track_accepted(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2], 0.0, 0.0):
+            e = d[4 * k + 3]
+            if not (e_min <= e <= e_max):
+                return False
+            n_on += 1
+    return n_on >= n_min
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
+                   pz: float) -> int:
+    """Number of plane rows downstream of (x, y, z) whose sensitive area the straight track
+    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order)."""
+    if pz <= 0.0:
+        return 0
+    n = 0
+    for i in range(planes.shape[0]):
+        zp = planes[i, 0]
+        if zp > z and on_plane(planes, i, x + (zp - z) * px / pz, y + (zp - z) * py / pz):
+            n += 1
+    return n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                      n_min: int) -> bool:
+    """LHCb displaced: both daughters (lab four-momenta ``d``) from (x, y, z) cross at least
+    ``n_min`` VELO modules (``planes`` rows) downstream of the decay point."""
+    for k in range(2):
+        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2]) < n_min:
+            return False
+    return True
+
+
 # ---------------------------------------------------------------------------- the event loop
 @njit(cache=True, fastmath=FASTMATH)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
@@ -433,6 +604,15 @@ def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     q[k, 0, i] += wa
     q[k, 1, i] += wa * wa
     q[k, 2, i] += w * wa
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
+              vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
+    """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
+    drawn from the exponential of length ``lam`` truncated to the interval."""
+    t = lo + truncated_exponential(rs, lam, hi - lo)[0]
+    return vx + t * ux, vy + t * uy, vz + t * uz
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -544,9 +724,22 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     a[Q_SIGNAL, i] = 0.0
             elif cfg.mode == MODE_LHCB:
                 a[Q_MAIN, i] = decay_probability(0.0, cfg.prompt_length, lam)
-                for c in range(nd):
-                    if dok[c]:
-                        a[Q_DAU + c, i] = psig
+                if cfg.velo_min_modules > 0 and planes.shape[0] > 0:
+                    # a decay point per c tau and interval; both daughters through the VELO
+                    for r in range(msig):
+                        pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                        if pr <= 0.0:
+                            continue
+                        px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
+                                                  vz, ux, uy, uz)
+                        for c in range(nd):
+                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, dk[c],
+                                                            cfg.velo_min_modules):
+                                a[Q_DAU + c, i] += pr
+                else:
+                    for c in range(nd):
+                        if dok[c]:
+                            a[Q_DAU + c, i] = psig
                 if nd > 0 and dok[0]:  # prompt with channel-0 daughters in the eta range
                     a[Q_PROMPT_DAU, i] = a[Q_MAIN, i]
             else:  # MODE_CHARM: a decay point per c tau and interval, daughters to the face
@@ -554,11 +747,12 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
                     if pr <= 0.0:
                         continue
-                    t = mg_s[r, 0] + truncated_exponential(rs, lam, mg_s[r, 1] - mg_s[r, 0])[0]
-                    px_, py_, pz_ = vx + t * ux, vy + t * uy, vz + t * uz
+                    px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy, vz,
+                                              ux, uy, uz)
                     for c in range(nd):
-                        if dok[c] and daughters_hit(planes, px_, py_, pz_, dk[c],
-                                                    dau[c, 1], dau[c, 2]):
+                        n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
+                        if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
+                                                     dau[c, 1], dau[c, 2], n_min):
                             a[Q_DAU + c, i] += pr
             for k in range(NQ):
                 if a[k, i] != 0.0:
