@@ -298,7 +298,7 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
         return {
             "counts": np.zeros((nb, K.N_HEAD + len(K.STAGES))),
             "sig": np.zeros((nb, 2, nct)), "sel": np.zeros((nb, 2, nct)),
-            "region": np.zeros((nb, nv, nct)),
+            "region": np.zeros((nb, nv, 2, nct)),
             "ptz": np.zeros((nb, nh, 2, cfg.nz, cfg.npt)),
             "egam": np.zeros((nb, nh, 2, cfg.ne)),
         }
@@ -490,8 +490,15 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
     names = geo.volume_names("veto") + detector_rows(geo)[1]
-    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.zeros(ctau.size))
+    regions = {name: (tot["region"][r, 0] / n_in if n_in > 0 else np.zeros(ctau.size))
                for r, name in enumerate(names)}
+    for r, name in enumerate(names):  # the same as acceptance-table rows, with MC errors
+        key = f"vetoed_by_{name}"
+        acc[key] = regions[name]
+        err[key] = (np.sqrt(tot["region"][r, 1]) / n_in if n_in > 0
+                    else np.zeros(ctau.size))
+        desc[key] = (f"fraction of signal-selected pi0 phi events vetoed by {name} (phi "
+                     "decay seen there first)")
     sample = None
     if sample_size > 0:
         sample, _ = sample_array(tot["rec"], tot["rec_w"], "pi0 phi")

@@ -435,7 +435,9 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     if attribute:  # vetoed by this element and by none listed before it
                         for i in range(nct):
                             p_ = veto_probability(sv, nsv, px_ / cfg.m_x * ctau[i])
-                            region[r, i] += wk * (p_ - pprev[i])
+                            dw = wk * (p_ - pprev[i])
+                            region[r, 0, i] += dw
+                            region[r, 1, i] += dw * dw
                             pprev[i] = p_
                 if nsv > 0:
                     l1, l2 = sv[0, 0], sv[nsv - 1, 1]
