@@ -297,7 +297,7 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
     def alloc(nb: int) -> dict[str, np.ndarray]:
         return {
             "counts": np.zeros((nb, K.N_HEAD + len(K.STAGES))),
-            "sig": np.zeros((nb, 2, nct)), "sel": np.zeros((nb, 2, nct)),
+            "sig": np.zeros((nb, 2, nct)),
             "region": np.zeros((nb, nv, 2, nct)),
             "ptz": np.zeros((nb, nh, 2, cfg.nz, cfg.npt)),
             "egam": np.zeros((nb, nh, 2, cfg.ne)),
@@ -307,7 +307,7 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
         seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
         K.run_chunks(cfg, seeds, batch, edges, heights, prob, alias, ctau, vetoes, dets, chan,
                      arr["counts"],
-                     arr["sig"], arr["sel"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
+                     arr["sig"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
 
     out = engine.run(n_events, chunk_size, alloc, kernel, chunks=chunks, progress=progress)
     out["rec"], out["rec_w"] = rec, rec_w

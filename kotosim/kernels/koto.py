@@ -336,7 +336,7 @@ def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
 def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, heights: np.ndarray,
            prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray, vetoes: np.ndarray,
            dets: np.ndarray, chan: np.ndarray, counts: np.ndarray,
-           sig: np.ndarray, sel: np.ndarray, region: np.ndarray, ptz: np.ndarray,
+           sig: np.ndarray, region: np.ndarray, ptz: np.ndarray,
            egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
     rs = seed.copy()  # this chunk's xoshiro256+ state
     rsd = seed.copy()  # per-event stream of the phi decay products
@@ -408,7 +408,9 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
             counts[N_HEAD + k] += wk
         l1 = l2 = 0.0
         nd, ch = 0, -1
-        if stage >= 5 or g < cfg.record_cap:
+        # phi weights are needed in the signal region, for the Pt-Z histograms of the
+        # shape-selected events, and for the event sample
+        if stage == 6 or (stage == 5 and fill) or g < cfg.record_cap:
             # --- X = phi: where it decays, its daughters and what sees them
             # (kernels/daughters.py: the veto set of decay points, integrated exactly)
             for i in range(nct):
@@ -445,9 +447,6 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     # survival summed over the gaps: exact even when it is ~exp(-50)
                     w[i] = wk * survival_outside(sv, nsv, px_ / cfg.m_x * ctau[i])
             if stage >= 5:
-                for i in range(nct):
-                    sel[0, i] += w[i]
-                    sel[1, i] += w[i] * w[i]
                 if stage == 6:
                     for i in range(nct):
                         sig[0, i] += w[i]
@@ -489,12 +488,10 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
 def run_chunks(cfg: KotoConfig, seeds: np.ndarray, chunks: np.ndarray, edges: np.ndarray,
                heights: np.ndarray, prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray,
                vetoes: np.ndarray, dets: np.ndarray, chan: np.ndarray,
-               counts: np.ndarray, sig: np.ndarray, sel: np.ndarray, region: np.ndarray,
+               counts: np.ndarray, sig: np.ndarray, region: np.ndarray,
                ptz: np.ndarray, egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
     """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
     ``counts[k]``, ``sig[k]``, ... and the event-sample rows of its own global event indices."""
     for k in prange(chunks.size):
         _chunk(cfg, seeds[k], chunks[k], edges, heights, prob, alias, ctau, vetoes, dets, chan,
-               counts[k],
-               sig[k],
-               sel[k], region[k], ptz[k], egam[k], rec, rec_w)
+               counts[k], sig[k], region[k], ptz[k], egam[k], rec, rec_w)
