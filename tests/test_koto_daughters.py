@@ -142,7 +142,7 @@ def test_full_discs_veto_every_decay_upstream_of_the_last_one():
     ctau = [100.0, 2000.0, 3e4]
     res = _sample_run(FULL_DISCS, ctau, n=40_000)
     s = _stage6(res)
-    fwd = ak.to_numpy(ak.any(s.daughters.d1.pz > 0, axis=-1) | (s.daughters.d2.pz > 0))
+    fwd = ak.to_numpy((s.x_d1.pz > 0) | (s.x_d2.pz > 0))
     assert fwd.mean() > 0.999
     s = s[fwd]
     geo = kotosim.load_geometry("koto", overrides=FULL_DISCS)
@@ -229,3 +229,22 @@ def test_bad_downstream_geometry_one_line_exit_2(edit, fragment, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and fragment in err[0] and err[0].startswith("kotosim:")
     assert list(out.iterdir()) == []
+
+
+def test_recorded_phi_decay_point_follows_the_decay_law():
+    """The sample's x_vertex (one decay point per event, for detector simulation) lies on phi's
+    line and its distance follows exp(-t/lambda) of the first finite c tau; the daughters'
+    four-momenta add up to phi's."""
+    res = _sample_run(None, [math.inf, 300.0], n=20_000)
+    s = res.sample
+    d = np.stack([ak.to_numpy(getattr(s.x_vertex, c)) - ak.to_numpy(getattr(s.vertex, c))
+                  for c in "xyz"], axis=1)
+    p3 = np.stack([ak.to_numpy(getattr(s.x, c)) for c in ("px", "py", "pz")], axis=1)
+    p = np.linalg.norm(p3, axis=1)
+    t = np.linalg.norm(d, axis=1)
+    np.testing.assert_allclose(d, t[:, None] * p3 / p[:, None], atol=1e-6 * (1 + t.max()))
+    assert stats.kstest(-np.expm1(-t / (p / 50.0 * 300.0)), "uniform").pvalue > 1e-3
+    tot = s.x_d1 + s.x_d2 + s.x_d3 + s.x_d4
+    for c in ("px", "py", "pz", "E"):
+        np.testing.assert_allclose(ak.to_numpy(getattr(tot, c)), ak.to_numpy(getattr(s.x, c)),
+                                   rtol=1e-9, atol=1e-6)

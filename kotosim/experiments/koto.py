@@ -356,9 +356,11 @@ def sample_array(rec: np.ndarray, rec_w: np.ndarray, channel: str):
         "z_reco": col["z_reco"], "pt_reco": col["pt_reco"], "w_kl": col["w_kl"],
         "stage": col["stage"].astype(np.int32), "x_l1": col["x_l1"], "x_l2": col["x_l2"],
         "channel": col["channel"].astype(np.int32), "n_dau": col["n_dau"].astype(np.int32),
-        "daughters": ak.zip({f"d{k + 1}": p4(f"d{k + 1}") for k in range(DK.MAX_DAU)},
-                            depth_limit=1),
-        "dau_charged": np.stack([col[f"d{k + 1}_charged"] for k in range(DK.MAX_DAU)], axis=1),
+        # phi's daughters (E = 0: absent) and one decay point drawn for the record
+        **{f"x_d{k + 1}": p4(f"x_d{k + 1}") for k in range(DK.MAX_DAU)},
+        "x_vertex": ak.zip({c: col[f"x_vtx_{c}"] for c in "xyz"}, with_name="Vector3D"),
+        "dau_charged": np.stack([col[f"x_d{k + 1}_charged"] for k in range(DK.MAX_DAU)],
+                                axis=1),
         "weight": rec_w,
     }, depth_limit=1, with_name=None), channel
 

@@ -46,8 +46,8 @@ REC_FIELDS = (
     "g1_x", "g1_y", "g2_x", "g2_y",
     "g1_e_reco", "g1_x_reco", "g1_y_reco", "g2_e_reco", "g2_x_reco", "g2_y_reco",
     "z_reco", "pt_reco", "w_kl", "stage", "x_l1", "x_l2",
-    "channel", "n_dau",
-) + tuple(f"d{k + 1}_{c}" for k in range(MAX_DAU) for c in ("px", "py", "pz", "e", "charged"))
+    "channel", "n_dau", "x_vtx_x", "x_vtx_y", "x_vtx_z",
+) + tuple(f"x_d{k + 1}_{c}" for k in range(MAX_DAU) for c in ("px", "py", "pz", "e", "charged"))
 NREC = len(REC_FIELDS)
 
 
@@ -408,6 +408,7 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
             counts[N_HEAD + k] += wk
         l1 = l2 = 0.0
         nd, ch = 0, -1
+        px_, ux, uy, uz = 0.0, 0.0, 0.0, 1.0
         # phi weights are needed in the signal region, for the Pt-Z histograms of the
         # shape-selected events, and for the event sample
         if stage == 6 or (stage == 5 and fill) or g < cfg.record_cap:
@@ -477,9 +478,19 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                 r_[30], r_[31], r_[32], r_[33] = zr, ptr, wk, stage
                 r_[34], r_[35] = l1, l2
                 r_[36], r_[37] = ch, nd
+                # one phi decay point for the record (detector simulation, display): drawn
+                # from the exponential law of the first finite c tau of the grid; the weights
+                # integrate over decay points exactly and do not use it
+                r_[38] = r_[39] = r_[40] = math.nan
+                if nd > 0:
+                    for i in range(nct):
+                        if ctau[i] < math.inf:
+                            t_ = -px_ / cfg.m_x * ctau[i] * math.log1p(-uniform(rsd))
+                            r_[38], r_[39], r_[40] = vx + t_ * ux, vy + t_ * uy, vz + t_ * uz
+                            break
                 for k in range(nd):
                     for c in range(5):
-                        r_[38 + 5 * k + c] = dau[k, c]
+                        r_[41 + 5 * k + c] = dau[k, c]
                 for i in range(nct):
                     rec_w[g, i] = w[i]
 
