@@ -100,14 +100,19 @@ def cold_compile() -> tuple[float, float] | None:
     return first, second
 
 
+CPU: dict[tuple[int, int], float] = {}  # (threads, channel) -> CPU seconds of the last run
+
+
 def run_numba(geo, mass: float, ctau: np.ndarray, n: int, seed: int, threads: int,
               channel: int = K.CHANNEL_PHI):
     old = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
         t = time.perf_counter()
+        c = time.process_time()
         tot = X.run_channel(geo, channel, mass, ctau, n, seed, hists=False)
         dt = time.perf_counter() - t
+        CPU[threads, channel] = time.process_time() - c
     finally:
         numba.set_num_threads(old)
     return tot, dt
@@ -157,6 +162,10 @@ def main(argv: list[str] | None = None) -> None:
           f"{n_nb / dt_ref / 1e6:6.2f} M/s; pi0 phi with decay products runs at "
           f"{dt_ref / dt_n:.3f} x that rate")
     print(f"  numba, 1 thread  : {n_nb:.3g} events in {dt_1:6.2f} s -> {r_1 / 1e6:6.2f} M/s")
+    cpu1 = n_nb / CPU[1, K.CHANNEL_PHI]
+    print(f"  per CPU-second (process time; less sensitive to other jobs on a shared machine): "
+          f"{cpu1 / 1e6:.2f} M per CPU-s on 1 thread -> {nthr * cpu1 / 1e6:.2f} M/s on "
+          f"{nthr} idle cores if threads scale perfectly")
     print(f"  NumPy (batches of {NB.BATCH}): {n_np:.3g} events in {dt_p:6.2f} s -> "
           f"{r_p / 1e6:6.2f} M/s")
     print(f"  speed-up numba {nthr} threads / NumPy: {r_n / r_p:5.2f}x; numba 1 thread / NumPy: "
