@@ -75,7 +75,10 @@ def simulate(
     threads : numba threads (default: all cores). Results do not depend on it.
     chunk_size : events per chunk (part of the random-stream definition).
     progress : called with the number of events done after each batch of chunks.
-    options : experiment-specific options (KOTO and NA62 ignore them). CHARM: ``model`` (a
+    options : experiment-specific options (NA62 ignores them). KOTO: the phi decay BRs that
+        decide its daughters, from ``model``, ``eps_q``/``eps_l`` or ``br_decay`` (keys ``ee``,
+        ``mumu``, ``gammagamma``, ``pi+pi-``, ``pi0pi0``); default the Higgs-mixing BRs at that
+        mass (see :func:`kotosim.experiments.koto.decay_channels`). CHARM: ``model`` (a
         :class:`kotosim.model.ScalarModel`) or ``eps_q``/``eps_l`` for a model point, else
         ``br`` (production BR, every parent) and optionally ``br_decay`` (dict with keys
         ``ee``, ``mumu``, ``gammagamma``); see :mod:`kotosim.experiments.charm`.

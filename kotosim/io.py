@@ -69,7 +69,7 @@ def write_root(result: Result, path: str | Path,
                 reg |= {k: np.asarray(v, dtype=np.float64)
                         for k, v in result.region_fraction.items()}
                 t = f.mktree("region_fraction", {k: v.dtype for k, v in reg.items()},
-                             title="fraction of signal-selected phi decaying in each region")
+                             title="fraction of signal-selected events vetoed by each element")
                 t.extend(reg)
             written = _write_hists(f, result)
             if result.sample is not None and len(result.sample) > 0:

@@ -90,7 +90,7 @@ def effective_br(model: ScalarModel, *, n_events: int = 1_000_000, seed: int = 1
     geo = _geo(experiment, variant)
     ct = model.ctau
     res = simulate(geo, mass=model.mass, ctau=[ct, math.inf], n_events=n_events, seed=seed,
-                   hists=False)
+                   hists=False, options={"model": model})
     a, e = res.acceptance["ratio_phi_pinunu"], res.error["ratio_phi_pinunu"]
     br = model.br_kl_pi0phi
     L, p = geo["analytic.length"], geo["analytic.momentum"]
@@ -122,7 +122,10 @@ def effective_br_scan(masses: Sequence[float], eps_q: Sequence[float], *,
                       **options: str) -> BRScan:
     """Effective BR at KOTO over masses [MeV] x eps_q, with eps_l fixed by (g-2)_mu ("g2")
     or given. One kinematic sample per mass: all eps_q values (hence lifetimes) of a mass are
-    weights on the same events; the pi0 nu nubar reference is simulated once."""
+    weights on the same events; the pi0 nu nubar reference is simulated once. phi's decay
+    BRs (which decide what its daughters are, not its lifetime) are those of the geometric-mean
+    eps_q of the grid at each mass: the veto depends on them only through charged vs photon
+    daughters."""
     from .api import simulate
 
     geo = _geo(experiment, variant)
@@ -145,8 +148,10 @@ def effective_br_scan(masses: Sequence[float], eps_q: Sequence[float], *,
         models = [ScalarModel(float(m), float(q), el[i], **options) for q in eq]
         ctau[i] = [md.ctau for md in models]
         br[i] = [md.br_kl_pi0phi for md in models]
+        mid = ScalarModel(float(m), float(np.exp(np.mean(np.log(eq)))), el[i], **options)
         res = simulate(geo, mass=float(m), ctau=np.append(ctau[i], math.inf), n_events=n_events,
-                       seed=seed, mass_index=i, reference=False, hists=False)
+                       seed=seed, mass_index=i, reference=False, hists=False,
+                       options={"model": mid})
         a, e = res.acceptance["phi_per_kl_exit"], res.error["phi_per_kl_exit"]
         ratio = a / r_acc
         rerr = ratio_error(a, e, np.full_like(a, r_acc), np.full_like(a, r_err))

@@ -31,8 +31,9 @@ class Result:
     n_events : generated events per channel.
     seed : master seed.
     acceptance, error : name -> array over ``ctau`` (dimensionless) and its MC error.
-    region_fraction : veto region -> array over ``ctau``: fraction of the signal-selected
-        events whose φ decays inside that region.
+    region_fraction : veto element -> array over ``ctau``: fraction of the signal-selected
+        events vetoed by that element (KOTO: the detector volume, then each downstream
+        detector; an event seen by several is counted for the first one listed).
     cutflow : channel -> list of (stage, weighted fraction of generated events).
     hists : name -> ``hist.Hist`` (Weight storage), or a list of them per cτ.
     sample : optional awkward Array of event records (vector behaviours registered).
@@ -77,8 +78,8 @@ class Result:
             lines.append("")
             lines += [f"  {n}: {d}" for n, d in self.descriptions.items()]
         if self.region_fraction:
-            lines.append("  fraction of signal-selected phi decaying in each veto region "
-                         "(per ctau): " + "; ".join(
+            lines.append("  fraction of signal-selected events vetoed by each element, the "
+                         "first listed that sees a phi daughter (per ctau): " + "; ".join(
                              f"{r}: " + ", ".join(f"{x:.3g}" for x in v)
                              for r, v in self.region_fraction.items()))
         return "\n".join(lines)

@@ -142,7 +142,7 @@ RUN_CASES = [
     (["run", "charm", "--eps-q", "1e300", "--eps-l", "1"], ["eps_q", "10000"]),
     (["run", "charm", "--br", "2"], ["br"]),
     (["run", "na62", "--br", "1e-9"], ["--br"]),
-    (["run", "koto", "--eps-q", "0.01", "--eps-l", "1"], ["--eps-q"]),
+    (["run", "koto", "--br", "1e-9"], ["br", "koto"]),
     (["run", "lhcb", "--mass", "6000"], ["mass"]),
 ]
 

@@ -198,7 +198,13 @@ def test_koto_sample_round_trip(tmp_path):
         assert kl.generated_mass == pytest.approx(497.611, rel=1e-9)
         np.testing.assert_allclose(_pos(kl.end_vertex), [*vtx[i], 0.0], rtol=1e-14)
         out = {p.pid: p for p in kl.end_vertex.particles_out}
-        assert sorted(out) == [54, 111] and out[54].status == 1 and out[111].status == 2
+        assert sorted(out) == [54, 111] and out[111].status == 2
+        # phi decays (KOTO samples its daughters) at the recorded decay point
+        phi = out[54]
+        assert phi.status == 2
+        np.testing.assert_allclose(_pos(phi.end_vertex)[:3],
+                                   [float(s.x_vertex[c][i]) for c in "xyz"], rtol=1e-12)
+        assert len(phi.end_vertex.particles_out) == int(s.n_dau[i])
         gg = out[111].end_vertex
         np.testing.assert_allclose(_pos(gg), _pos(kl.end_vertex))  # pi0 flight neglected
         assert [p.pid for p in gg.particles_out] == [22, 22]

@@ -125,9 +125,12 @@ def test_acceptance_falls_with_lifetime_and_vanishes_for_short_ctau():
     assert a[0] < 1e-12
     assert np.all(np.diff(a) >= 0)
     assert a[-2] == pytest.approx(a[-1], rel=1e-6)
-    # region fractions: short lifetime -> all decays in the detector volume
-    assert res.region_fraction["detector"][0] == pytest.approx(1.0, abs=1e-9)
-    assert res.region_fraction["detector"][-1] == 0.0
+    # region fractions: short lifetime -> every phi decays in the detector volume and is
+    # vetoed there, or (daughters through the CsI beam hole) by a downstream detector
+    total = sum(v[0] for v in res.region_fraction.values())
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert res.region_fraction["detector"][0] > 0.999
+    assert all(v[-1] == 0.0 for v in res.region_fraction.values())
 
 
 def test_reference_and_ratio(koto_default):

@@ -15,6 +15,7 @@ import numpy as np
 from .. import analytic, engine
 from .. import constants as C
 from ..geometry import Geometry, GeometryError, Spec, register_check, register_schema, require
+from ..kernels import daughters as DK
 from ..kernels import koto as K
 from ..kernels.sampling import alias_table
 from ..result import Result, ratio_error
@@ -46,6 +47,8 @@ SCHEMA: dict[str, Spec] = {
     "csi.depth": Spec(L, 0.0, 1e4),
     "csi.radius": Spec(L, 1.0, 1e4),
     "csi.beam_hole_half": Spec(L, 0.0, 1e3),
+    "csi.hole_neutral_half": Spec(L, 0.0, 1e3),
+    "csi.hole_charged_half": Spec(L, 0.0, 1e3),
     "resolution.constant": Spec(N, 0.0, 1.0),
     "resolution.stochastic": Spec(N, 0.0, 1.0),
     "resolution.position": Spec(L, 0.0, 1e3),
@@ -80,6 +83,33 @@ SCHEMA: dict[str, Spec] = {
     "normalisation.pot": Spec(N, 0.0, 1e25),
     "normalisation.ses": Spec(N, 0.0, 1.0),
 }
+# Downstream detectors, in the order they are listed (upstream first): see geometry/koto.toml.
+DOWNSTREAM = ("cc04", "cc05", "cc06", "bhcv", "bhpv")
+_DET_KEYS = (("z_front", DK.D_ZF), ("z_back", DK.D_ZB), ("cx", DK.D_CX), ("cy", DK.D_CY),
+             ("outer_x", DK.D_AX), ("outer_y", DK.D_AY), ("wing_x", DK.D_BX),
+             ("wing_y", DK.D_BY), ("hole_x", DK.D_HX), ("hole_y", DK.D_HY),
+             ("charged", DK.D_CH), ("neutral", DK.D_NE), ("e_min", DK.D_EMIN))
+for _d in DOWNSTREAM:
+    SCHEMA |= {
+        f"downstream.{_d}.z_front": Spec(L, -1e6, 1e6),
+        f"downstream.{_d}.z_back": Spec(L, -1e6, 1e6),
+        f"downstream.{_d}.cx": Spec(L, -1e4, 1e4, optional=0.0),
+        f"downstream.{_d}.cy": Spec(L, -1e4, 1e4, optional=0.0),
+        f"downstream.{_d}.outer_x": Spec(L, 0.0, 1e9),
+        f"downstream.{_d}.outer_y": Spec(L, 0.0, 1e9),
+        f"downstream.{_d}.wing_x": Spec(L, 0.0, 1e9, optional=0.0),
+        f"downstream.{_d}.wing_y": Spec(L, 0.0, 1e9, optional=0.0),
+        f"downstream.{_d}.hole_x": Spec(L, 0.0, 1e9, optional=0.0),
+        f"downstream.{_d}.hole_y": Spec(L, 0.0, 1e9, optional=0.0),
+        f"downstream.{_d}.charged": Spec(N, 0, 1, integer=True),
+        f"downstream.{_d}.neutral": Spec(N, 0, 1, integer=True),
+        f"downstream.{_d}.e_min": Spec(E, 0.0, 1e6),
+        f"downstream.{_d}.enabled": Spec(N, 0, 1, integer=True, optional=1.0),
+    }
+# phi decay channels followed at KOTO: model BR key, daughter mass, kind (kernels/daughters.py)
+DECAYS = (("ee", C.M_E, DK.TWO_CHARGED), ("mumu", C.M_MU, DK.TWO_CHARGED),
+          ("gammagamma", 0.0, DK.TWO_PHOTONS), ("pi+pi-", C.M_PIPLUS, DK.TWO_CHARGED),
+          ("pi0pi0", C.M_PI0, DK.FOUR_PHOTONS))
 
 
 def _require(geo: Geometry, lo: str, hi: str) -> None:
@@ -140,6 +170,8 @@ def check(geo: Geometry) -> None:
                    ("histograms.pt_low", "histograms.pt_high"),
                    ("histograms.e_low", "histograms.e_high")):
         _require(geo, lo, hi)
+    for d in DOWNSTREAM:
+        _require(geo, f"downstream.{d}.z_front", f"downstream.{d}.z_back")
     require(geo, geo["generation.z_max"] <= geo["csi.z_face"],
             ("generation.z_max", "csi.z_face"), "generation.z_max <= csi.z_face")
     _check_detector(geo)
@@ -148,6 +180,71 @@ def check(geo: Geometry) -> None:
 
 register_schema("koto", SCHEMA, ("veto",))
 register_check("koto", check)
+
+
+def detector_rows(geo: Geometry) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The enabled downstream detectors as kernel rows (columns ``daughters.D_*``) and names."""
+    rows, names = [], []
+    for d in DOWNSTREAM:
+        if geo[f"downstream.{d}.enabled"] < 0.5:
+            continue
+        r = np.zeros(DK.NDET)
+        for key, col in _DET_KEYS:
+            r[col] = geo[f"downstream.{d}.{key}"]
+        rows.append(r)
+        names.append(d)
+    return (np.array(rows) if rows else np.zeros((0, DK.NDET))), tuple(names)
+
+
+def decay_channels(mass: float, options: Mapping[str, Any] | None
+                   ) -> tuple[np.ndarray, dict[str, float], str]:
+    """phi decay channels for the kernel (rows [cumulative BR, daughter mass, kind]), the BRs
+    and a description.
+
+    ``options``: ``model`` (a :class:`kotosim.model.ScalarModel` at this mass) or ``eps_q`` and
+    ``eps_l`` (its decay BRs), or ``br_decay`` (dict with keys ee, mumu, gammagamma, pi+pi-,
+    pi0pi0); default: the Higgs-mixing model's decay BRs at this mass (they do not depend on
+    the mixing angle)."""
+    from ..model import MASS_MAX, ScalarModel
+
+    opts = dict(options or {})
+    model = opts.pop("model", None)
+    if model is None and ("eps_q" in opts or "eps_l" in opts):
+        model = ScalarModel(mass, float(opts.pop("eps_q", 0.0)), float(opts.pop("eps_l", 0.0)))
+    br_decay = opts.pop("br_decay", None)
+    if opts:
+        raise ValueError(f"options: unknown key '{next(iter(opts))}' for koto (allowed: "
+                         "model, eps_q, eps_l, br_decay)")
+    keys = [k for k, *_ in DECAYS]
+    if model is not None:
+        if abs(model.mass - mass) > 1e-9 * max(mass, 1.0):
+            raise ValueError(f"options: model mass {model.mass:g} MeV differs from mass "
+                             f"{mass:g} MeV")
+        brs = {k: model.branching_ratios[k] for k in keys}
+        src = f"model eps_q = {model.eps_q:g}, eps_l = {model.eps_l:g}"
+    elif br_decay is not None:
+        unknown = set(br_decay) - set(keys)
+        if unknown:
+            raise ValueError(f"options: br_decay key '{sorted(unknown)[0]}' unknown (allowed: "
+                             f"{', '.join(keys)})")
+        brs = {k: float(br_decay.get(k, 0.0)) for k in keys}
+        if any(not 0.0 <= b <= 1.0 for b in brs.values()):
+            raise ValueError("options: br_decay values must lie in [0, 1]")
+        src = "user decay BRs"
+    elif 0.0 < mass < MASS_MAX:
+        brs = {k: ScalarModel.higgs_mixing(mass, 1e-3).branching_ratios[k] for k in keys}
+        src = "Higgs-mixing decay BRs"
+    else:
+        brs = {k: 0.0 for k in keys}
+        src = "no decay"
+    rows, cum = [], 0.0
+    for k, md, kind in DECAYS:
+        if brs[k] > 0.0 and mass > 2.0 * md:
+            cum += brs[k]
+            rows.append([cum, md, kind])
+    if mass > 0.0 and not rows and (model is not None or br_decay is not None):
+        raise ValueError(f"options: no open decay channel with BR > 0 at mass = {mass:g} MeV")
+    return (np.array(rows) if rows else np.zeros((0, 3))), brs, src
 
 
 def spectrum_envelope(geo: Geometry, nbins: int = 256) -> tuple[np.ndarray, ...]:
@@ -217,6 +314,8 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int,
         pthi=g["histograms.pt_high"], ne=int(g["histograms.e_bins"]),
         elo=g["histograms.e_low"], ehi=g["histograms.e_high"],
         chunk_size=int(chunk_size), n_events=int(n_events), record_cap=int(record_cap),
+        csi_depth=g["csi.depth"], hole_charged=g["csi.hole_charged_half"],
+        hole_neutral=g["csi.hole_neutral_half"],
     )
 
 
@@ -224,16 +323,20 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
                 seed: int, mass_index: int = 0, *, smear: bool = True, hists: bool = True,
                 sample_size: int = 0, chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
                 chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None,
+                options: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Run one channel and return the summed accumulators (plus ``rec``/``rec_w`` rows).
 
-    ``chunks`` restricts the run to those global chunk indices (used to distribute work).
+    ``chunks`` restricts the run to those global chunk indices (used to distribute work);
+    ``options`` fix the phi decay BRs (:func:`decay_channels`).
     """
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap, smear)
     edges, heights, prob, alias = spectrum_envelope(geo)
     vetoes = geo.volume_array("veto")
-    nct, nv = ctau.size, vetoes.shape[0]
+    dets, _ = detector_rows(geo)
+    chan = decay_channels(mass, options)[0] if channel == K.CHANNEL_PHI else np.zeros((0, 3))
+    nct, nv = ctau.size, vetoes.shape[0] + dets.shape[0]
     nh = nct if hists else 0
     rec = np.zeros((cap, K.NREC))
     rec_w = np.zeros((cap, nct))
@@ -241,16 +344,17 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
     def alloc(nb: int) -> dict[str, np.ndarray]:
         return {
             "counts": np.zeros((nb, K.N_HEAD + len(K.STAGES))),
-            "sig": np.zeros((nb, 2, nct)), "sel": np.zeros((nb, 2, nct)),
-            "region": np.zeros((nb, nv, nct)),
+            "sig": np.zeros((nb, 2, nct)),
+            "region": np.zeros((nb, nv, 2, nct)),
             "ptz": np.zeros((nb, nh, 2, cfg.nz, cfg.npt)),
             "egam": np.zeros((nb, nh, 2, cfg.ne)),
         }
 
     def kernel(batch: np.ndarray, arr: dict[str, np.ndarray]) -> None:
         seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
-        K.run_chunks(cfg, seeds, batch, edges, heights, prob, alias, ctau, vetoes, arr["counts"],
-                     arr["sig"], arr["sel"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
+        K.run_chunks(cfg, seeds, batch, edges, heights, prob, alias, ctau, vetoes, dets, chan,
+                     arr["counts"],
+                     arr["sig"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
 
     out = engine.run(n_events, chunk_size, alloc, kernel, chunks=chunks, progress=progress)
     out["rec"], out["rec_w"] = rec, rec_w
@@ -299,6 +403,12 @@ def sample_array(rec: np.ndarray, rec_w: np.ndarray, channel: str):
                                              "g2_x_reco", "g2_y_reco")}),
         "z_reco": col["z_reco"], "pt_reco": col["pt_reco"], "w_kl": col["w_kl"],
         "stage": col["stage"].astype(np.int32), "x_l1": col["x_l1"], "x_l2": col["x_l2"],
+        "channel": col["channel"].astype(np.int32), "n_dau": col["n_dau"].astype(np.int32),
+        # phi's daughters (E = 0: absent) and one decay point drawn for the record
+        **{f"x_d{k + 1}": p4(f"x_d{k + 1}") for k in range(DK.MAX_DAU)},
+        "x_vertex": ak.zip({c: col[f"x_vtx_{c}"] for c in "xyz"}, with_name="Vector3D"),
+        "dau_charged": np.stack([col[f"x_d{k + 1}_charged"] for k in range(DK.MAX_DAU)],
+                                axis=1),
         "weight": rec_w,
     }, depth_limit=1, with_name=None), channel
 
@@ -380,20 +490,22 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              options: Mapping[str, Any] | None = None) -> Result:
     """Simulate K_L -> pi0 phi (mass [MeV], cτ grid [mm]) and K_L -> pi0 nu nubar at KOTO.
 
-    KOTO takes no experiment-specific ``options``; any given are rejected."""
-    if options:
-        raise ValueError(f"options: KOTO takes none (--br, --eps-q, --eps-l are for charm), "
-                         f"got {sorted(options)}")
+    phi decays to e+e-, mu+mu-, gamma gamma, pi pi with BRs from ``options`` (see
+    :func:`decay_channels`; default the Higgs-mixing model's); its daughters are followed to
+    the calorimeter's beam hole and the downstream detectors (:mod:`kotosim.kernels.daughters`).
+    """
     ctau = np.asarray(ctau, dtype=float)
+    _, brs, br_src = decay_channels(mass, options)
     tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, smear=smear,
                       hists=hists, sample_size=sample_size, chunk_size=chunk_size,
-                      progress=progress)
+                      progress=progress, options=options)
     a_exit, e_exit, a_dec, e_dec = acceptances(tot)
     acc = {"phi_per_kl_exit": a_exit, "phi_per_kl_decay": a_dec}
     err = {"phi_per_kl_exit": e_exit, "phi_per_kl_decay": e_dec}
     desc = {
-        "phi_per_kl_exit": "K_L->pi0 phi in the signal region and phi not decaying in a veto "
-                           "region, per K_L at the beam exit",
+        "phi_per_kl_exit": "K_L->pi0 phi in the signal region and no phi daughter seen (decay "
+                           "products followed through the CsI beam hole to CC04-CC06, BHCV, "
+                           f"BHPV; {br_src}), per K_L at the beam exit",
         "phi_per_kl_decay": "the same per K_L decaying between the beam exit and the CsI face",
     }
     flows = {"pi0 phi": cutflow(tot)}
@@ -428,8 +540,16 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              "L_eff_mm": "L [mm] the formula needs at that p to match the simulation",
              "p_eff_MeV": "p [MeV] the formula needs at that L to match the simulation"}
     n_in = tot["counts"][K.N_HEAD + len(K.STAGES) - 1]
-    regions = {name: (tot["region"][r] / n_in if n_in > 0 else np.full(ctau.size, np.nan))
-               for r, name in enumerate(geo.volume_names("veto"))}
+    names = geo.volume_names("veto") + detector_rows(geo)[1]
+    regions = {name: (tot["region"][r, 0] / n_in if n_in > 0 else np.full(ctau.size, np.nan))
+               for r, name in enumerate(names)}
+    for r, name in enumerate(names):  # the same as acceptance-table rows, with MC errors
+        key = f"vetoed_by_{name}"
+        acc[key] = regions[name]
+        err[key] = (np.sqrt(tot["region"][r, 1]) / n_in if n_in > 0
+                    else np.full(ctau.size, np.nan))
+        desc[key] = (f"fraction of signal-selected pi0 phi events vetoed by {name} (phi "
+                     "decay seen there first)")
     sample = None
     if sample_size > 0:
         sample, _ = sample_array(tot["rec"], tot["rec_w"], "pi0 phi")
@@ -439,6 +559,8 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
         region_fraction=regions, cutflow=flows, hists=h, sample=sample,
         config={"geometry": geo.path, "variant": geo.variant or "", "smear": bool(smear),
                 "chunk_size": int(chunk_size), "mass_index": int(mass_index),
+                "phi_decay_brs": {k: float(v) for k, v in brs.items()},
+                "phi_decay_brs_source": br_src,
                 "signal_region": {k.split(".")[1]: v for k, v in geo.values.items()
                                   if k.startswith("signal_region.")}},
         descriptions=desc,

@@ -15,8 +15,17 @@ import numpy as np
 from numba import njit, prange
 
 from ._flags import FASTMATH
+from .daughters import (
+    MAX_DAU,
+    NIV,
+    add_detector,
+    add_volume,
+    event_stream,
+    phi_products,
+    veto_probability,
+)
 from .kinematics import boost_to_lab, decay_two_body, isotropic_direction
-from .propagation import decay_probability, intervals, survival_outside, union_intervals
+from .propagation import intervals, survival_outside
 from .rng import gauss_pair, uniform
 from .sampling import sample_envelope, truncated_exponential
 
@@ -37,7 +46,8 @@ REC_FIELDS = (
     "g1_x", "g1_y", "g2_x", "g2_y",
     "g1_e_reco", "g1_x_reco", "g1_y_reco", "g2_e_reco", "g2_x_reco", "g2_y_reco",
     "z_reco", "pt_reco", "w_kl", "stage", "x_l1", "x_l2",
-)
+    "channel", "n_dau", "x_vtx_x", "x_vtx_y", "x_vtx_z",
+) + tuple(f"x_d{k + 1}_{c}" for k in range(MAX_DAU) for c in ("px", "py", "pz", "e", "charged"))
 NREC = len(REC_FIELDS)
 
 
@@ -102,6 +112,9 @@ class KotoConfig(NamedTuple):
     chunk_size: int
     n_events: int
     record_cap: int
+    csi_depth: float = 500.0
+    hole_charged: float = 75.0
+    hole_neutral: float = 75.0
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -322,18 +335,24 @@ def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, heights: np.ndarray,
            prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray, vetoes: np.ndarray,
-           counts: np.ndarray,
-           sig: np.ndarray, sel: np.ndarray, region: np.ndarray, ptz: np.ndarray,
+           dets: np.ndarray, chan: np.ndarray, counts: np.ndarray,
+           sig: np.ndarray, region: np.ndarray, ptz: np.ndarray,
            egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
     rs = seed.copy()  # this chunk's xoshiro256+ state
+    rsd = seed.copy()  # per-event stream of the phi decay products
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
     nv = vetoes.shape[0]
+    ndet = dets.shape[0]
     iv = np.zeros((max(nv, 1), 2))
-    merged = np.zeros((max(nv, 1), 2))
+    sv = np.zeros((NIV, 2))   # veto set of decay points (path lengths)
+    sa = np.zeros((NIV, 2))   # scratch for the beam-hole escape sets
+    sb = np.zeros((NIV, 2))
+    sc = np.zeros((NIV, 2))
+    dau = np.zeros((MAX_DAU, 5))
     w = np.zeros(nct)
-    pv = np.zeros((max(nv, 1), nct))
+    pprev = np.zeros(nct)
     fill = ptz.shape[0] > 0
     for j in range(n):
         g = first + j
@@ -388,36 +407,51 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
         for k in range(stage + 1):  # stage 0 = generated (decays in the generation range)
             counts[N_HEAD + k] += wk
         l1 = l2 = 0.0
-        if stage >= 5 or g < cfg.record_cap:
-            # --- X = phi: probability to decay inside each veto region, for every c tau
+        nd, ch = 0, -1
+        px_, ux, uy, uz = 0.0, 0.0, 0.0, 1.0
+        # phi weights are needed in the signal region, for the Pt-Z histograms of the
+        # shape-selected events, and for the event sample
+        if stage == 6 or (stage == 5 and fill) or g < cfg.record_cap:
+            # --- X = phi: where it decays, its daughters and what sees them
+            # (kernels/daughters.py: the veto set of decay points, integrated exactly)
             for i in range(nct):
                 w[i] = wk
-            if cfg.channel == CHANNEL_PHI and cfg.m_x > 0.0 and nv > 0:
+            if cfg.channel == CHANNEL_PHI and cfg.m_x > 0.0 and chan.shape[0] > 0:
+                event_stream(seed, g, rsd)
+                nd, ch = phi_products(rsd, chan, xx, xy, xz, xe, cfg.m_x, dau)
                 px_ = math.sqrt(xx * xx + xy * xy + xz * xz)
-                intervals(vetoes, vx, vy, vz, xx / px_, xy / px_, xz / px_, iv)
-                m = union_intervals(iv, merged)
-                if m > 0:
-                    l1, l2 = merged[0, 0], merged[m - 1, 1]
-                for i in range(nct):
-                    lam = px_ / cfg.m_x * ctau[i]
-                    for r in range(nv):
-                        pv[r, i] = decay_probability(iv[r, 0], iv[r, 1], lam)
-                    # survival summed over the gaps: exact even when it is ~exp(-50)
-                    w[i] = wk * survival_outside(merged, m, lam)
-            else:
-                for r in range(nv):
+                ux, uy, uz = xx / px_, xy / px_, xz / px_
+                intervals(vetoes, vx, vy, vz, ux, uy, uz, iv)
+                nsv = 0
+                attribute = stage == 6
+                if attribute:
                     for i in range(nct):
-                        pv[r, i] = 0.0
-            if stage >= 5:
+                        pprev[i] = 0.0
+                for r in range(nv + ndet):
+                    if r < nv:
+                        nsv = add_volume(sv, nsv, iv[r, 0], iv[r, 1], vx, vy, vz, ux, uy, uz,
+                                         dau, nd, cfg.z_csi, cfg.csi_depth, cfg.hole_charged,
+                                         cfg.hole_neutral, sa, sb, sc)
+                    else:
+                        nsv = add_detector(sv, nsv, dets, r - nv, vx, vy, vz, ux, uy, uz,
+                                           dau, nd)
+                    if attribute:  # vetoed by this element and by none listed before it
+                        for i in range(nct):
+                            p_ = veto_probability(sv, nsv, px_ / cfg.m_x * ctau[i])
+                            dw = wk * (p_ - pprev[i])
+                            region[r, 0, i] += dw
+                            region[r, 1, i] += dw * dw
+                            pprev[i] = p_
+                if nsv > 0:
+                    l1, l2 = sv[0, 0], sv[nsv - 1, 1]
                 for i in range(nct):
-                    sel[0, i] += w[i]
-                    sel[1, i] += w[i] * w[i]
+                    # survival summed over the gaps: exact even when it is ~exp(-50)
+                    w[i] = wk * survival_outside(sv, nsv, px_ / cfg.m_x * ctau[i])
+            if stage >= 5:
                 if stage == 6:
                     for i in range(nct):
                         sig[0, i] += w[i]
                         sig[1, i] += w[i] * w[i]
-                        for r in range(nv):
-                            region[r, i] += wk * pv[r, i]
                 if fill:
                     iz = int((zr - cfg.zlo) / (cfg.zhi - cfg.zlo) * cfg.nz)
                     ip = int((ptr - cfg.ptlo) / (cfg.pthi - cfg.ptlo) * cfg.npt)
@@ -443,6 +477,20 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                 r_[27], r_[28], r_[29] = e2, x2, y2
                 r_[30], r_[31], r_[32], r_[33] = zr, ptr, wk, stage
                 r_[34], r_[35] = l1, l2
+                r_[36], r_[37] = ch, nd
+                # one phi decay point for the record (detector simulation, display): drawn
+                # from the exponential law of the first finite c tau of the grid; the weights
+                # integrate over decay points exactly and do not use it
+                r_[38] = r_[39] = r_[40] = math.nan
+                if nd > 0:
+                    for i in range(nct):
+                        if ctau[i] < math.inf:
+                            t_ = -px_ / cfg.m_x * ctau[i] * math.log1p(-uniform(rsd))
+                            r_[38], r_[39], r_[40] = vx + t_ * ux, vy + t_ * uy, vz + t_ * uz
+                            break
+                for k in range(nd):
+                    for c in range(5):
+                        r_[41 + 5 * k + c] = dau[k, c]
                 for i in range(nct):
                     rec_w[g, i] = w[i]
 
@@ -450,12 +498,11 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def run_chunks(cfg: KotoConfig, seeds: np.ndarray, chunks: np.ndarray, edges: np.ndarray,
                heights: np.ndarray, prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray,
-               vetoes: np.ndarray,
-               counts: np.ndarray, sig: np.ndarray, sel: np.ndarray, region: np.ndarray,
+               vetoes: np.ndarray, dets: np.ndarray, chan: np.ndarray,
+               counts: np.ndarray, sig: np.ndarray, region: np.ndarray,
                ptz: np.ndarray, egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
     """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
     ``counts[k]``, ``sig[k]``, ... and the event-sample rows of its own global event indices."""
     for k in prange(chunks.size):
-        _chunk(cfg, seeds[k], chunks[k], edges, heights, prob, alias, ctau, vetoes, counts[k],
-               sig[k],
-               sel[k], region[k], ptz[k], egam[k], rec, rec_w)
+        _chunk(cfg, seeds[k], chunks[k], edges, heights, prob, alias, ctau, vetoes, dets, chan,
+               counts[k], sig[k], region[k], ptz[k], egam[k], rec, rec_w)
