@@ -752,7 +752,8 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
     names = [r.name for r in res]
     if len(set(names)) != len(names):
         raise ValueError(f"two scans of the same experiment in one file: {names}")
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+    with np.errstate(over="ignore", invalid="ignore"), atomic_path(path) as tmp, \
+            uproot.recreate(tmp) as f:  # (statistics of histograms over 1e-297..1e303 mm)
         for r in res:
             d = r.name
             for name in r.values:
@@ -772,6 +773,19 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
             t.extend(cols)
             f[f"{d}/config"] = json.dumps(r.config)
     return Path(path)
+
+
+def _decade_ticks(axis: Any, lo: float, hi: float) -> None:
+    """Over more than 30 decades, at most ~8 decade ticks inside [lo, hi] and no minor ticks
+    (matplotlib's LogLocator would step past 1e308 to inf for a 1e-300..1e300 m grid)."""
+    a, b = math.ceil(math.log10(lo)), math.floor(math.log10(hi))
+    if b - a <= 30:
+        return
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    axis.set_major_locator(FixedLocator([10.0 ** k for k in range(a, b + 1,
+                                                                 -(-(b - a + 1) // 8))]))
+    axis.set_minor_locator(NullLocator())
 
 
 def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") -> Path:
@@ -809,6 +823,7 @@ def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") ->
     ax.set_yscale("log")
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
+    _decade_ticks(ax.yaxis, ye[0], ye[-1])
     ax.set_xlabel(r"$m_\phi$ [MeV]")
     ax.set_ylabel(r"$c\tau_\phi$ [m]")
     ax.set_title(f"{result.name}: {_MAP_TITLES.get(name, name)}, "
