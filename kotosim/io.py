@@ -96,10 +96,13 @@ def handle_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        remove_temporary_files()
-        for s, h in old.items():
-            signal.signal(s, h)
-        _SIG.update(depth=0, pending=None, fired=False)
+        _SIG["fired"] = True  # from here on a signal is ignored: cleanup, then old handlers
+        try:
+            remove_temporary_files()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            _SIG.update(depth=0, pending=None, fired=False)
 
 
 @contextmanager
