@@ -334,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None = None) -> int:
     from .geometry import GeometryError
-    from .io import Terminated, os_error_message
+    from .io import Terminated, os_error_message, signal_raised
 
     try:
         parser = build_parser()
@@ -361,6 +361,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
         msg, code = os_error_message(exc)
         print(f"kotosim: error: {msg}", file=sys.stderr)
         return code
+    except Exception:  # an interrupt that a C extension turned into another exception
+        import signal
+
+        if signal_raised() is None:
+            raise
+        term = signal_raised() == signal.SIGTERM
+        print(f"kotosim: {'terminated (SIGTERM)' if term else 'interrupted'}", file=sys.stderr)
+        return 143 if term else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,7 +33,7 @@ __all__ = ["write_root", "atomic_path", "check_output_path", "handle_signals", "
 # the registry is always complete and remove_temporary_files() leaves nothing behind.
 
 _LIVE: dict[str, str] = {}
-_SIG = {"depth": 0, "pending": None, "fired": False}
+_SIG: dict = {"depth": 0, "pending": None, "fired": False, "raised": None}
 
 
 class Terminated(KeyboardInterrupt):
@@ -42,6 +42,7 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_for(signum: int) -> None:
     _SIG["fired"] = True
+    _SIG["raised"] = signum
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
@@ -69,6 +70,12 @@ def _deferred_signals() -> Iterator[None]:
             _raise_for(signum)
 
 
+def signal_raised() -> int | None:
+    """The signal that :func:`handle_signals` turned into an exception, if any (an interrupt
+    inside a C extension's import can surface as another exception, e.g. ImportError)."""
+    return _SIG["raised"]
+
+
 def remove_temporary_files() -> None:
     """Remove every temporary file of :func:`atomic_path` still open (after an interrupt)."""
     with _deferred_signals():
@@ -92,7 +99,7 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    _SIG.update(depth=0, pending=None, fired=False)
+    _SIG.update(depth=0, pending=None, fired=False, raised=None)
     try:
         yield
     finally:
@@ -102,7 +109,7 @@ def handle_signals() -> Iterator[None]:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
-            _SIG.update(depth=0, pending=None, fired=False)
+            _SIG.update(depth=0, pending=None, fired=False, raised=None)
 
 
 @contextmanager

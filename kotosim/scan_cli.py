@@ -132,37 +132,36 @@ def run_scan(args: argparse.Namespace) -> int:
     names = [p.name for p in plans]
     if len(set(names)) != len(names):
         raise UsageError(f"experiment given twice: {', '.join(names)}")
-    pngs_planned = [] if args.no_plot else [
-        out.with_name(f"{out.stem}_{p.name}_{m}.png" if len(plans) > 1 else f"{out.stem}_{m}.png")
-        for p in plans for m in ("acceptance", "sim_over_analytic", "ratio_reference")]
+    tags = [f"{p.name}_{m}" if len(plans) > 1 else m for p in plans
+            for m in ("acceptance", "sim_over_analytic", "ratio_reference")]
+    pngs_planned = [] if args.no_plot else [out.with_name(f"{out.stem}_{t}.png") for t in tags]
     check_outputs([out, *pngs_planned], args.mkdir)
-    for p in plans:
-        p.attach_checkpoint(partial / p.name, args.resume)
     threads = args.threads
     if threads is None and args.workers is not None:
         threads = max(1, (os.cpu_count() or 1) // args.workers)
-    if args.resume and not partial.exists():
-        say(f"no checkpoint {partial}: starting from the beginning")
-
     results = []
     try:
+        for p in plans:
+            p.attach_checkpoint(partial / p.name, args.resume)
+        if args.resume and not partial.exists():
+            say(f"no checkpoint {partial}: starting from the beginning")
         with _executor(args) as client:
             for plan in plans:
                 results.append(S.scan(_plan=plan, scheduler=client, threads=threads,
                                       progress=_progress(args.quiet, plan.name), notify=say))
+        with np.errstate(all="ignore"):
+            for r in results:
+                say(_summary(r))
+        S.write_scan_root(results, out)
     except BaseException as exc:
-        kept = [p.checkpoint.dir for p in plans
-                if p.checkpoint is not None and not p.checkpoint.discard_if_empty()
-                and p.checkpoint.dir.exists()]
+        kept = [partial / p.name for p in plans
+                if not (p.checkpoint is not None and p.checkpoint.discard_if_empty())
+                and (partial / p.name).is_dir()]
         if isinstance(exc, KeyboardInterrupt):
             print(f"kotosim: finished masses are kept in {', '.join(map(str, kept))}: rerun "
                   "the same command with --resume" if kept else
                   "kotosim: no mass was finished: nothing kept", file=sys.stderr)
         raise
-    with np.errstate(all="ignore"):
-        for r in results:
-            say(_summary(r))
-    S.write_scan_root(results, out)
     for p in plans:  # only this scan's checkpoints: never another scan's in the same folder
         S.remove_checkpoint(partial / p.name)
     pngs = []
