@@ -42,9 +42,15 @@ def parse_ctau_list(text: str) -> list[float]:
     return out
 
 
-EXPERIMENT_HELP = ("shipped geometry name (koto, na62, lhcb, charm) or path to a geometry .toml; "
-                   "a shipped name wins over a file or folder of that name in the working "
-                   "directory: an argument with a '/' or ending in .toml is a path (./koto)")
+def experiment_help() -> str:
+    """Help of the EXPERIMENT argument: the shipped names and how a path is recognised."""
+    from .geometry import available_geometries
+
+    return (f"shipped geometry name ({', '.join(available_geometries())}) or path to a "
+            "geometry .toml; a shipped name wins over a file or folder of that name in the "
+            "working directory: an argument with a '/' or ending in .toml is a path (./koto)")
+
+
 MKDIR_HELP = ("create the output file's missing parent directories when writing (without it a "
               "missing directory is refused before simulating)")
 
@@ -266,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="simulate one experiment at one phi mass",
                        description="Simulate phi production and decay at an experiment, print "
                        "the acceptance table, and write a ROOT file and a PNG plot.")
-    r.add_argument("experiment", nargs="?", default="koto", help=EXPERIMENT_HELP)
+    r.add_argument("experiment", nargs="?", default="koto", help=experiment_help())
     r.add_argument("--mass", type=_float("--mass"), default=100.0,
                    help="phi mass in MeV (default 100)")
     r.add_argument("--ctau", default="1",

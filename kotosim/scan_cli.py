@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from .cli import (
-    EXPERIMENT_HELP,
     GRID_HELP,
     MKDIR_HELP,
     UsageError,
@@ -33,6 +32,7 @@ from .cli import (
     _progress_printer,
     _seed,
     check_outputs,
+    experiment_help,
     parse_grid,
     plot_failed,
 )
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
         "--resume continues an interrupted scan. Grids: " + GRID_HELP + ", e.g. --mass "
         "1:280:56 --ctau 1e-4:1e6:101:log.")
     s.add_argument("experiments", nargs="+", metavar="EXPERIMENT",
-                   help=EXPERIMENT_HELP + "; several go into one file, one directory each")
+                   help=experiment_help() + "; several go into one file, one directory each")
     s.add_argument("--mass", required=True, metavar="GRID",
                    help="phi masses in MeV, e.g. 1:280:56 or 10,50,100")
     s.add_argument("--ctau", default="1e-4:1e6:101:log", metavar="GRID",
