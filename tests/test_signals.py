@@ -22,7 +22,8 @@ import uproot
 
 from kotosim.cli import main
 
-ENV = dict(os.environ, NUMBA_NUM_THREADS="1")
+ENV = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONFAULTHANDLER="1")  # stacks on SIGABRT
+HANG = 180.0  # seconds after the signal: a process still alive then is a hang (stack shown)
 RUN = ["run", "koto", "--events", "3e4", "--ctau", "1,10", "--sample", "200", "--threads", "1",
        "--quiet", "--out", "r.root"]
 SCAN = ["scan", "koto", "--mass", "20:300:6", "--ctau", "1e-3:1e4:5:log", "--events", "2e4",
@@ -57,7 +58,13 @@ def _trial(args: list[str], cwd: Path, sig: int, delay: float, aimed: bool):
         time.sleep(0.001)
     if proc.poll() is None:
         proc.send_signal(sig)
-    _, err = proc.communicate(timeout=600)
+    try:
+        _, err = proc.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        _, err = proc.communicate()
+        pytest.fail(f"kotosim {' '.join(args)} still running {HANG:g} s after signal {sig} "
+                    f"(sent after {delay:.3f} s, aimed={aimed}):\n{err}")
     return proc.returncode, err
 
 
