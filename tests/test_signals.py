@@ -28,7 +28,7 @@ RUN = ["run", "koto", "--events", "3e4", "--ctau", "1,10", "--sample", "200", "-
        "--quiet", "--out", "r.root"]
 SCAN = ["scan", "koto", "--mass", "20:300:6", "--ctau", "1e-3:1e4:5:log", "--events", "2e4",
         "--seed", "3", "--threads", "1", "--quiet", "--out", "s.root"]
-TRIALS = 12  # per command: 24 in all
+TRIALS = 10  # per command: 20 in all
 
 
 def _hidden(d: Path) -> list[Path]:
