@@ -23,7 +23,7 @@ import numpy as np
 from .result import Result
 
 __all__ = ["write_root", "atomic_path", "check_output_path", "handle_signals", "Terminated",
-           "os_error_message", "remove_temporary_files"]
+           "os_error_message", "remove_temporary_files", "uninterrupted"]
 
 # --- temporary files and signals ------------------------------------------------------------
 # Every temporary file of atomic_path is registered here (temporary name -> final name) from
@@ -74,6 +74,9 @@ def signal_raised() -> int | None:
     """The signal that :func:`handle_signals` turned into an exception, if any (an interrupt
     inside a C extension's import can surface as another exception, e.g. ImportError)."""
     return _SIG["raised"]
+
+
+uninterrupted = _deferred_signals  # public name: e.g. removing a checkpoint folder
 
 
 def remove_temporary_files() -> None:

@@ -41,7 +41,7 @@ import numpy as np
 from . import engine
 from .api import check_mass
 from .geometry import Geometry, load_geometry
-from .io import atomic_path
+from .io import atomic_path, uninterrupted
 
 __all__ = ["ScanResult", "scan", "write_scan_root", "plot_scan", "mass_edges", "ctau_edges",
            "check_scan_ctau", "check_scan_masses", "prepare", "dask_client",
@@ -443,10 +443,11 @@ def _short(v: Any) -> str:
 def remove_checkpoint(directory: str | Path) -> None:
     """Delete a scan checkpoint directory (after the output is safely written); its parent
     (the ``OUT.partial/`` folder of the CLI) too if that is then empty, never other scans'."""
-    shutil.rmtree(directory, ignore_errors=True)
-    if Path(directory).parent.name.endswith(".partial"):
-        with contextlib.suppress(OSError):
-            Path(directory).parent.rmdir()
+    with uninterrupted():  # never half removed (a manifest gone, mass files left)
+        shutil.rmtree(directory, ignore_errors=True)
+        if Path(directory).parent.name.endswith(".partial"):
+            with contextlib.suppress(OSError):
+                Path(directory).parent.rmdir()
 
 
 # ---------------------------------------------------------------------------------------------

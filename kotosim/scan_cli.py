@@ -153,17 +153,19 @@ def run_scan(args: argparse.Namespace) -> int:
             for r in results:
                 say(_summary(r))
         S.write_scan_root(results, out)
+        for p in plans:  # only this scan's checkpoints: never another scan's in the folder
+            S.remove_checkpoint(partial / p.name)
     except BaseException as exc:
         kept = [partial / p.name for p in plans
                 if not (p.checkpoint is not None and p.checkpoint.discard_if_empty())
                 and (partial / p.name).is_dir()]
-        if isinstance(exc, KeyboardInterrupt):
+        from .io import signal_raised
+
+        if isinstance(exc, KeyboardInterrupt) or signal_raised() is not None:
             print(f"kotosim: finished masses are kept in {', '.join(map(str, kept))}: rerun "
                   "the same command with --resume" if kept else
                   "kotosim: no mass was finished: nothing kept", file=sys.stderr)
         raise
-    for p in plans:  # only this scan's checkpoints: never another scan's in the same folder
-        S.remove_checkpoint(partial / p.name)
     pngs = []
     if not args.no_plot:
         try:
