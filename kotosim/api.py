@@ -90,9 +90,7 @@ def simulate(
     exp = get(geo.experiment)
     mass = check_mass(mass, exp.max_mass(geo), exp.mass_note)
     ct = check_ctau(ctau)
-    n = int(n_events)
-    if n < 1:
-        raise ValueError(f"n_events = {n_events}: must be >= 1")
+    n = engine.check_n_events(n_events)
     if sample_size < 0:
         raise ValueError(f"sample_size = {sample_size}: must be >= 0")
     if chunk_size < 1:

@@ -65,14 +65,32 @@ def parse_ctau_list(text: str) -> list[float]:
     return out
 
 
+def experiment_help() -> str:
+    """Help of the EXPERIMENT argument: the shipped names and how a path is recognised."""
+    from .geometry import available_geometries
+
+    return (f"shipped geometry name ({', '.join(available_geometries())}) or path to a "
+            "geometry .toml; a shipped name wins over a file or folder of that name in the "
+            "working directory: an argument with a '/' or ending in .toml is a path (./koto)")
+
+
+MKDIR_HELP = ("create the output file's missing parent directories when writing (without it a "
+              "missing directory is refused before simulating)")
+
 GRID_HELP = ("comma-separated numbers and ranges START:STOP:N (linear, ends included) or "
              "START:STOP:N:log")
 
 
-def parse_grid(text: str, option: str, unit: str) -> np.ndarray:
+MAX_GRID_POINTS = 10**6  # points of one grid option (refused before anything is allocated)
+
+
+def parse_grid(text: str, option: str, unit: str, max_points: int = MAX_GRID_POINTS,
+               why: str = "") -> np.ndarray:
     """Parse a grid such as ``"1:280:56"``, ``"1e-4:1e6:101:log"`` or ``"10,50,100:300:5"``
-    into sorted, distinct floats (in the units given on the command line)."""
+    into sorted, distinct floats (in the units given on the command line). More than
+    ``max_points`` points are refused before they are made (``why`` says why)."""
     pts: list[float] = []
+    count = 0
     if not text.strip():
         raise UsageError(f"{option}: empty grid ({GRID_HELP})")
     for item in text.split(","):
@@ -80,6 +98,9 @@ def parse_grid(text: str, option: str, unit: str) -> np.ndarray:
         parts = [p.strip() for p in item.split(":")]
         if len(parts) == 1:
             pts.append(_grid_number(parts[0], option, item))
+            count += 1
+            if count > max_points:
+                raise UsageError(f"{option}: more than {max_points:,} points")
             continue
         if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("lin", "log")):
             raise UsageError(f"{option}: '{item}' is not a number or START:STOP:N[:log]")
@@ -91,6 +112,10 @@ def parse_grid(text: str, option: str, unit: str) -> np.ndarray:
                              ) from None
         if n < 1:
             raise UsageError(f"{option}: '{item}': N must be >= 1")
+        count += n
+        if count > max_points:
+            raise UsageError(f"{option}: '{item}': {count:,} points: at most {max_points:,}"
+                             + (f" ({why})" if why else ""))
         if n > 1 and not a < b:
             raise UsageError(f"{option}: '{item}': START must be smaller than STOP")
         if len(parts) == 4 and parts[3] == "log":
@@ -146,6 +171,57 @@ def _count(name: str):
     return conv
 
 
+def _events(name: str):
+    """``--events``: a whole number 1..1e12 (engine.MAX_EVENTS), refused at once if larger."""
+    def conv(s: str) -> int:
+        from .engine import check_n_events
+
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: '{s}' is not a whole number") from None
+        try:
+            return check_n_events(v, name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name} = ")) from None
+    return conv
+
+
+def _seed(name: str):
+    """``--seed``: a whole number 0..2**63-1."""
+    def conv(s: str) -> int:
+        from .engine import check_seed
+
+        try:
+            return check_seed(s.strip(), name)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{name} = ")) from None
+    return conv
+
+
+MAX_RUN_CTAU = 100  # each cτ of `run` gets its own histograms (~2.5 MB per cτ per block)
+
+
+def check_outputs(paths: Sequence[Path], mkdir: bool, option: str = "--out") -> None:
+    """Check every output path of a command before any work (see
+    :func:`kotosim.io.check_output_path`); raises UsageError naming ``option`` and the path."""
+    from .io import check_output_path
+
+    for p in paths:
+        try:
+            check_output_path(p, option, suffix=p.suffix, mkdir=mkdir)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def plot_failed(exc: Exception, kept: Path) -> int:
+    """Report a plotting failure in one line (the ROOT file is complete) -> exit code 1."""
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    print(f"kotosim: error: plotting failed ({type(exc).__name__}: {msg}); {kept} is complete "
+          "and kept", file=sys.stderr)
+    return 1
+
+
 def _float(name: str):
     def conv(s: str) -> float:
         try:
@@ -199,12 +275,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .plotting import plot_result
 
     ctau, note = _run_ctau(args)
+    if len(ctau) > MAX_RUN_CTAU:
+        raise UsageError(f"--ctau: {len(ctau)} values: at most {MAX_RUN_CTAU} in a run (each "
+                         "gets its own histograms); use kotosim scan for fine c*tau grids")
     if not 0 <= args.plot_ctau < len(ctau):
         raise UsageError(f"--plot-ctau: {args.plot_ctau}: allowed 0..{len(ctau) - 1}")
-    out = Path(args.out) if args.out else Path(f"{Path(args.experiment).stem}_m{args.mass:g}"
-                                                 ".root")
+    variant = f"_{args.variant}" if args.variant else ""
+    out = Path(args.out) if args.out else Path(f"{Path(args.experiment).stem}{variant}"
+                                                 f"_m{args.mass:g}.root")
     if out.suffix != ".root":
         raise UsageError(f"--out: '{out}': must end in .root")
+    from .geometry import load_geometry
+
+    geo = load_geometry(args.experiment, args.variant)  # geometry errors before path errors
+    from .api import check_mass
+    from .experiments import get
+
+    exp = get(geo.experiment)
+    check_mass(args.mass, exp.max_mass(geo), exp.mass_note)
+    png = out.with_name(out.stem + ("_ptz.png" if geo.experiment == "koto" else "_plot.png"))
+    check_outputs([out, png], args.mkdir)
     if args.hepmc is not None:
         from .hepmc import check_output
 
@@ -212,7 +302,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     nch = 1 if args.no_reference else 2
     options = {k: v for k, v in (("br", args.br), ("eps_q", args.eps_q), ("eps_l", args.eps_l))
                if v is not None}
-    res = simulate(args.experiment, mass=args.mass, ctau=ctau, n_events=args.events,
+    res = simulate(geo, mass=args.mass, ctau=ctau, n_events=args.events,
                    seed=args.seed, variant=args.variant, reference=not args.no_reference,
                    smear=not args.no_smear, sample_size=args.sample, threads=args.threads,
                    progress=_progress_printer(nch * args.events, args.quiet),
@@ -221,8 +311,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(note)
     print(res.table())
     write_root(res, out)
-    suffix = "_ptz.png" if res.experiment == "koto" else "_plot.png"
-    png = plot_result(res, out.with_name(out.stem + suffix), args.plot_ctau)
+    try:
+        with np.errstate(all="ignore"):
+            plot_result(res, png, args.plot_ctau)
+    except Exception as exc:  # the ROOT file is written: keep it, say so
+        return plot_failed(exc, out)
     print(f"wrote {out} and {png}")
     if args.hepmc is not None:
         from .hepmc import write_hepmc
@@ -241,20 +334,22 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="simulate one experiment at one phi mass",
                        description="Simulate phi production and decay at an experiment, print "
                        "the acceptance table, and write a ROOT file and a PNG plot.")
-    r.add_argument("experiment", nargs="?", default="koto",
-                   help="shipped geometry name (koto, ...) or path to a geometry .toml")
+    r.add_argument("experiment", nargs="?", default="koto", help=experiment_help())
     r.add_argument("--mass", type=_float("--mass"), default=100.0,
                    help="phi mass in MeV (default 100)")
     r.add_argument("--ctau", default=None,
                    help="comma-separated proper decay lengths c*tau of phi in metres; 'inf' "
                    "for a stable phi (default 1; with --eps-q/--eps-l the model's own c*tau)")
-    r.add_argument("--events", type=_positive_int("--events"), default=1_000_000,
-                   help="parent decays generated per channel (default 1e6)")
-    r.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
+    r.add_argument("--events", type=_events("--events"), default=1_000_000,
+                   help="parent decays generated per channel (default 1e6, at most 1e12)")
+    r.add_argument("--seed", type=_seed("--seed"), default=1,
+                   help="master seed, 0..2^63-1 (default 1)")
     r.add_argument("--variant", default=None,
                    help="geometry variant, e.g. run2016 for the KOTO 2016-18 layout")
-    r.add_argument("--out", default=None, help="output ROOT file (default EXPERIMENT_mMASS.root)"
-                   "; the plot is written next to it")
+    r.add_argument("--out", default=None, help="output ROOT file (default "
+                   "EXPERIMENT[_VARIANT]_mMASS.root); the plot is written next to it. Checked "
+                   "before simulating; its directory must exist unless --mkdir is given")
+    r.add_argument("--mkdir", action="store_true", help=MKDIR_HELP)
     r.add_argument("--sample", type=_count("--sample"), default=10_000,
                    help="events kept in the event-sample TTree (default 10000; 0 for none)")
     r.add_argument("--hepmc", default=None, metavar="FILE",
@@ -297,8 +392,22 @@ def _plugins():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kotosim`` command; returns the exit code."""
+    """Entry point of the ``kotosim`` command; returns the exit code.
+
+    SIGTERM is handled like Ctrl-C (temporary files removed; exit code 143, 130 for Ctrl-C);
+    an ``OSError`` is one line naming the path (exit code 2, or 1 for a full disk)."""
+    from .io import Terminated, handle_signals
+
+    try:
+        with handle_signals():
+            return _main(argv)
+    except KeyboardInterrupt as exc:  # a signal after the command's own handling
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     from .geometry import GeometryError
+    from .io import Terminated, os_error_message, signal_raised
 
     try:
         parser = build_parser()
@@ -311,6 +420,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"kotosim: error: {msg}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("kotosim: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         if _PROGRESS_OPEN[0]:  # end the progress line first
             sys.stderr.write("\n")
@@ -322,6 +434,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # temporary files are removed by atomic_path / handle_signals
+        msg, code = os_error_message(exc)
+        print(f"kotosim: error: {msg}", file=sys.stderr)
+        return code
+    except Exception:  # an interrupt that a C extension turned into another exception
+        import signal
+
+        if signal_raised() is None:
+            raise
+        term = signal_raised() == signal.SIGTERM
+        print(f"kotosim: {'terminated (SIGTERM)' if term else 'interrupted'}", file=sys.stderr)
+        return 143 if term else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ any number of threads, in any batching, or on Dask workers.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -19,7 +19,45 @@ DEFAULT_CHUNK_SIZE = 1 << 14  # events per chunk; part of the random-stream defi
 # -- state seeding, accumulator add -- stays below 1% of the chunk time)
 BATCH = 32                    # chunks per block: one parallel kernel call, one partial sum
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "chunk_seeds", "n_chunks", "run"]
+MAX_EVENTS = 10**12           # parent decays per channel (and per scan mass) at most: 1e12
+# take more than a day at 1e7 decays/s, the Monte Carlo error is then 1e-6 of the acceptance,
+# and larger double-precision sums of unit weights approach 2**53 ~ 9e15 (counts stop exact)
+
+MAX_SEED = 2**63 - 1
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "MAX_EVENTS", "check_n_events", "check_seed", "chunk_seeds",
+           "n_chunks", "run"]
+
+
+def check_seed(seed: object, what: str = "seed") -> int:
+    """Validate a master seed: a whole number in 0..2**63-1 (numpy's SeedSequence entropy)."""
+    try:
+        v = int(seed)  # type: ignore[call-overload]
+        whole = v == seed or (isinstance(seed, str) and str(v) == seed.strip())
+    except (TypeError, ValueError, OverflowError):
+        whole, v = False, -1
+    if not whole or not 0 <= v <= MAX_SEED:
+        raise ValueError(f"{what} = {seed}: must be a whole number in 0..{MAX_SEED}")
+    return v
+
+
+def check_n_events(n_events: float, what: str = "n_events") -> int:
+    """Validate a number of parent decays: a whole number in 1..:data:`MAX_EVENTS`.
+
+    Sizes that cannot finish are refused at once instead of being queued (the work itself is
+    built lazily, see :func:`blocks`, so memory would stay flat anyway)."""
+    try:
+        n = int(n_events)
+        whole = n == n_events
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} = {n_events}: must be a whole number >= 1") from None
+    if n < 1 or not whole:
+        raise ValueError(f"{what} = {n_events}: must be a whole number >= 1")
+    if n > MAX_EVENTS:
+        raise ValueError(f"{what} = {n_events:.3g}: at most {MAX_EVENTS:.0e} parent decays "
+                         "(1e12 take more than a day at 1e7 decays/s; their MC error is "
+                         "already 1e-6)")
+    return n
 
 
 def experiment_key(name: str) -> int:
@@ -44,15 +82,35 @@ def n_chunks(n_events: int, chunk_size: int) -> int:
     return -(-n_events // chunk_size)
 
 
-def blocks(n_events: int, chunk_size: int) -> list[np.ndarray]:
-    """Global chunk indices grouped in blocks of ``BATCH`` (the unit of work and of summation).
+class _Blocks(Sequence):
+    """The blocks of a run, made on demand (memory does not grow with the number of events)."""
+
+    def __init__(self, n_chunks: int) -> None:
+        self.n = n_chunks
+
+    def __len__(self) -> int:
+        return -(-self.n // BATCH)
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self)))]
+        if j < 0:
+            j += len(self)
+        if not 0 <= j < len(self):
+            raise IndexError(j)
+        s = j * BATCH
+        return np.arange(s, min(s + BATCH, self.n), dtype=np.int64)
+
+
+def blocks(n_events: int, chunk_size: int) -> Sequence[np.ndarray]:
+    """Global chunk indices grouped in blocks of ``BATCH`` (the unit of work and of summation),
+    as a lazy sequence: each block's index array is made when it is used.
 
     A block's accumulators are summed chunk by chunk from zero; a run's totals are the block
     sums added block by block from zero. Any executor that computes blocks independently and
     merges them in block order (:func:`merge`) reproduces :func:`run` bit for bit.
     """
-    n = n_chunks(n_events, chunk_size)
-    return [np.arange(s, min(s + BATCH, n), dtype=np.int64) for s in range(0, n, BATCH)]
+    return _Blocks(n_chunks(n_events, chunk_size))
 
 
 def merge(partials) -> dict[str, np.ndarray]:

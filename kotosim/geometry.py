@@ -10,6 +10,7 @@ allowed.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -241,9 +242,15 @@ def _load_volumes(path: str, kind: str, raw: object, overrides: dict[str, object
 
 
 def resolve_path(name_or_path: str | Path) -> tuple[str, str]:
-    """Return (display path, TOML text) for a shipped geometry name or a file path."""
+    """Return (display path, TOML text) for a shipped geometry name or a file path.
+
+    A shipped name (``koto``) wins over a file or folder of that name in the working
+    directory; an argument that looks like a path (has a ``/``, or ends in ``.toml``, or is
+    a :class:`~pathlib.Path`) is always a path (``./koto`` for a file named ``koto``)."""
     s = str(name_or_path)
-    if s.endswith(".toml") or "/" in s or Path(s).exists():
+    looks_like_path = (isinstance(name_or_path, Path) or s.endswith(".toml") or "/" in s
+                       or os.sep in s)
+    if looks_like_path or (s not in available_geometries() and Path(s).exists()):
         p = Path(s)
         if not p.is_file():
             raise GeometryError(f"{s}: geometry file not found")

@@ -6,10 +6,14 @@ an interrupted or failed write never leaves a half-written file under the final 
 
 from __future__ import annotations
 
+import atexit
+import errno
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,27 +22,209 @@ import numpy as np
 
 from .result import Result
 
-__all__ = ["write_root", "atomic_path", "root_hist", "effective_entries", "run_readme"]
+__all__ = ["write_root", "atomic_path", "root_hist", "effective_entries", "run_readme",
+           "check_output_path", "handle_signals", "Terminated",
+           "os_error_message", "remove_temporary_files", "uninterrupted"]
+
+# --- temporary files and signals ------------------------------------------------------------
+# Every temporary file of atomic_path is registered here (temporary name -> final name) from
+# the moment it exists until it is renamed or removed. Under handle_signals() SIGINT and SIGTERM
+# raise KeyboardInterrupt / Terminated in the main thread, but never inside the few lines that
+# create, register, rename or remove a temporary file (deferred to the end of those lines), so
+# the registry is always complete and remove_temporary_files() leaves nothing behind.
+
+_LIVE: dict[str, str] = {}
+_SIG: dict = {"depth": 0, "pending": None, "fired": False, "raised": None}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: handled like Ctrl-C (temporary files removed, exit code 143)."""
+
+
+def _raise_for(signum: int) -> None:
+    _SIG["fired"] = True
+    _SIG["raised"] = signum
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _SIG["fired"]:  # already stopping: let the cleanup finish
+        return
+    if _SIG["depth"] > 0:
+        _SIG["pending"] = signum
+        return
+    _raise_for(signum)
+
+
+@contextmanager
+def _deferred_signals() -> Iterator[None]:
+    """Run a few lines without being interrupted by SIGINT/SIGTERM (raised at the end)."""
+    _SIG["depth"] += 1
+    try:
+        yield
+    finally:
+        _SIG["depth"] -= 1
+        if _SIG["depth"] == 0 and _SIG["pending"] is not None:
+            signum, _SIG["pending"] = _SIG["pending"], None
+            _raise_for(signum)
+
+
+def signal_raised() -> int | None:
+    """The signal that :func:`handle_signals` turned into an exception, if any (an interrupt
+    inside a C extension's import can surface as another exception, e.g. ImportError)."""
+    return _SIG["raised"]
+
+
+uninterrupted = _deferred_signals  # public name: e.g. removing a checkpoint folder
+
+
+def remove_temporary_files() -> None:
+    """Remove every temporary file of :func:`atomic_path` still open (after an interrupt)."""
+    with _deferred_signals():
+        for tmp in list(_LIVE):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            _LIVE.pop(tmp, None)
+
+
+atexit.register(remove_temporary_files)
+
+
+@contextmanager
+def handle_signals() -> Iterator[None]:
+    """SIGTERM handled like Ctrl-C for the duration: both raise (:class:`Terminated` is a
+    ``KeyboardInterrupt``) in the main thread between file operations, and every temporary
+    file is removed on the way out. A second signal during the cleanup is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    _SIG.update(depth=0, pending=None, fired=False, raised=None)
+    try:
+        yield
+    finally:
+        _SIG["fired"] = True  # from here on a signal is ignored: cleanup, then old handlers
+        try:
+            remove_temporary_files()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            _SIG.update(depth=0, pending=None, fired=False, raised=None)
 
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it to ``path`` only on success."""
+    """Yield a temporary path next to ``path``; rename it to ``path`` only on success.
+
+    On failure or interrupt the temporary file is removed; an ``OSError`` without a file name
+    (e.g. a full disk during writing) gets ``path`` as its file name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix,
-                               dir=path.parent)
-    os.close(fd)
+    with _deferred_signals():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix,
+                                   dir=path.parent)
+        _LIVE[tmp] = str(path)
+        os.close(fd)
     try:
         yield Path(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        with _deferred_signals():
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+            os.replace(tmp, path)
+            _LIVE.pop(tmp, None)
+    except BaseException as exc:
+        with _deferred_signals():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            _LIVE.pop(tmp, None)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
+            exc.filename = str(path)
         raise
+
+
+# --- output paths ---------------------------------------------------------------------------
+
+_TMP_EXTRA = 10  # atomic_path's temporary name: "." + name + "." + 8 random characters
+
+
+def check_output_path(path: str | Path, option: str = "--out", suffix: str | None = None,
+                      mkdir: bool = False, mkdir_option: str | None = "--mkdir") -> Path:
+    """Check, before any work, that ``path`` can be written atomically; returns it.
+
+    Refused (``ValueError``, one line naming ``option`` and the path): a wrong suffix, an
+    existing directory, a parent that is a file, a missing directory (unless ``mkdir``:
+    then :func:`atomic_path` creates it when the file is written), a name too long for the
+    file system (with the temporary name's extra characters), a directory where no file can
+    be created (read-only, no permission).
+    Nothing is left behind by the check (a probe file is created and removed)."""
+    p = Path(path)
+    if suffix is not None and p.suffix != suffix:
+        raise ValueError(f"{option}: '{p}': must end in {suffix}")
+    try:
+        _check_output(p, option, suffix or p.suffix, mkdir, mkdir_option)
+    except OSError as exc:
+        raise ValueError(f"{option}: '{p}': {exc.strerror or exc}") from None
+    return p
+
+
+def _check_output(p: Path, option: str, suffix: str, mkdir: bool,
+                  mkdir_option: str | None) -> None:
+    parent = p.parent
+    anc = parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if anc.exists() and not anc.is_dir():
+        raise ValueError(f"{option}: '{p}': '{anc}' is a file, not a directory")
+    try:
+        name_max = os.pathconf(anc, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    tmp_len = len(os.fsencode(p.name)) + _TMP_EXTRA + len(os.fsencode(suffix))
+    if tmp_len > name_max:
+        raise ValueError(f"{option}: '{p.name[:40]}...': file name too long (at most "
+                         f"{name_max - _TMP_EXTRA - len(suffix)} bytes here)")
+    if p.is_dir():
+        raise ValueError(f"{option}: '{p}' is a directory: give a file name, e.g. "
+                         f"{p / ('out' + suffix)}")
+    if not parent.exists() and not mkdir:
+        hint = f" (create it, or add {mkdir_option})" if mkdir_option else ""
+        raise ValueError(f"{option}: '{p}': directory '{parent}' does not exist{hint}")
+    # probe: a temporary file in the parent (or, for a directory still to be made by
+    # atomic_path when writing, in its nearest existing ancestor), removed at once
+    probe = p if parent.exists() else anc / p.name
+    try:
+        with atomic_path(probe, suffix) as tmp:
+            os.unlink(tmp)
+            raise _Probe()
+    except _Probe:
+        pass
+    except OSError as exc:
+        raise ValueError(f"{option}: '{p}': cannot write in '{probe.parent}': "
+                         f"{exc.strerror or exc}") from None
+
+
+class _Probe(Exception):
+    """Ends the writability probe of check_output_path without renaming."""
+
+
+def os_error_message(exc: OSError) -> tuple[str, int]:
+    """One line for an ``OSError`` naming its path, and the exit code: 1 if the disk or quota
+    is full (the input was fine), 2 otherwise (a path the user can change)."""
+    name = exc.filename
+    name = _LIVE.get(name, name) if isinstance(name, str) else name
+    what = exc.strerror or str(exc) or type(exc).__name__
+    msg = f"{name}: {what}" if name is not None else what
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return msg, 1 if full else 2
+
+
+def _ctau_label(ct: float) -> str:
+    return "inf" if not math.isfinite(ct) else f"{ct:g} mm"
 
 
 def write_root(result: Result, path: str | Path,

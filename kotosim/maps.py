@@ -41,13 +41,18 @@ import numpy as np
 from . import engine
 from .api import check_mass
 from .geometry import Geometry, load_geometry
-from .io import atomic_path
+from .io import atomic_path, uninterrupted
 
 __all__ = ["ScanResult", "scan", "write_scan_root", "plot_scan", "mass_edges", "ctau_edges",
            "check_scan_ctau", "check_scan_masses", "prepare", "dask_client",
            "remove_checkpoint", "geometry_fingerprint"]
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: every mass file carries its identity and a checksum (__meta__)
+MAX_SCAN_MASSES = 10_000    # each mass is a separate simulation of n_events decays
+MAX_SCAN_CTAU = 10_000      # every cτ is a weight carried in each block's accumulators
+MAX_SCAN_POINTS = 10**6     # (mass, cτ) points: maps, per-mass curves and the grid TTree
+CTAU_RANGE_MM = (1e-297, 1e303)  # 1e-300 .. 1e300 m: bin edges and the plot's axis in metres
+# stay finite, positive normal doubles (cτ far outside 1e-20..1e20 m gives weights 0 or 1)
 _MAP_ORDER = ("acceptance", "analytic", "sim_over_analytic", "ratio_reference")
 _MAP_TITLES = {
     "acceptance": "acceptance",
@@ -65,6 +70,9 @@ def check_scan_masses(masses: float | Sequence[float] | np.ndarray) -> np.ndarra
     m = np.atleast_1d(np.asarray(masses, dtype=float))
     if m.ndim != 1 or m.size == 0:
         raise ValueError("masses: give one or more phi masses")
+    if m.size > MAX_SCAN_MASSES:
+        raise ValueError(f"masses: {m.size} points: at most {MAX_SCAN_MASSES} (each mass is a "
+                         "separate simulation)")
     if not np.all(np.isfinite(m)) or np.any(m < 0):
         bad = m[~np.isfinite(m) | (m < 0)][0]
         raise ValueError(f"mass = {bad:g} MeV: must be finite and >= 0")
@@ -85,6 +93,14 @@ def check_scan_ctau(ctau: float | Sequence[float] | np.ndarray) -> np.ndarray:
     if np.any(np.isnan(c)) or np.any(c <= 0):
         bad = c[np.isnan(c) | (c <= 0)][0]
         raise ValueError(f"ctau = {bad:g} mm: must be > 0")
+    lo, hi = CTAU_RANGE_MM
+    if np.any((c < lo) | (c > hi)):
+        bad = c[(c < lo) | (c > hi)][0]
+        raise ValueError(f"ctau = {bad:g} mm: allowed {lo:g}..{hi:g} mm "
+                         f"({lo / 1000:g}..{hi / 1000:g} m)")
+    if c.size > MAX_SCAN_CTAU:
+        raise ValueError(f"ctau: {c.size} points: at most {MAX_SCAN_CTAU} (every c*tau is a "
+                         "weight carried by every event)")
     if np.any(np.diff(c) <= 0):
         k = int(np.argmax(np.diff(c) <= 0))
         raise ValueError(f"ctau must be strictly increasing: {c[k]:g} then {c[k + 1]:g} mm")
@@ -109,10 +125,16 @@ def mass_edges(masses: np.ndarray) -> np.ndarray:
 def ctau_edges(ctau: np.ndarray) -> np.ndarray:
     """Log-spaced bin edges around cτ points: geometric midpoints, symmetric in log outside."""
     c = np.asarray(ctau, dtype=float)
+    lc = np.log(c)  # in log space: no overflow or underflow for any grid in CTAU_RANGE_MM
     if c.size == 1:
-        return np.array([c[0] / math.sqrt(10.0), c[0] * math.sqrt(10.0)])
-    mid = np.sqrt(c[1:] * c[:-1])
-    return np.concatenate([[c[0] ** 2 / mid[0]], mid, [c[-1] ** 2 / mid[-1]]])
+        le = np.array([lc[0] - 0.5 * math.log(10.0), lc[0] + 0.5 * math.log(10.0)])
+    else:
+        mid = 0.5 * (lc[1:] + lc[:-1])
+        le = np.concatenate([[2 * lc[0] - mid[0]], mid, [2 * lc[-1] - mid[-1]]])
+    # outer edges kept inside 1e-303..1e306 mm (finite, normal doubles also in metres)
+    le[0] = max(le[0], min(math.log(1e-303), lc[0] - 1e-3))
+    le[-1] = min(le[-1], max(math.log(1e306), lc[-1] + 1e-3))
+    return np.exp(le)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,61 +297,142 @@ def _block_events(block: np.ndarray, n_events: int, chunk_size: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used (other settings, damaged, not a checkpoint)."""
+
+
+def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of ``arrays`` (sorted by name)."""
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 class _Checkpoint:
-    """``DIR/manifest.json`` + one ``.npz`` of merged accumulators per finished task."""
+    """``DIR/manifest.json`` + one ``.npz`` of merged accumulators per finished task.
+
+    Every ``.npz`` carries ``__meta__`` (JSON): what it is (task kind, mass index, mass [MeV]),
+    what made it (seed, events, fingerprints of the grid and of the whole manifest) and a
+    SHA-256 checksum of its arrays; a file that does not match is refused, never trusted and
+    never deleted."""
+
+    _META = "__meta__"
 
     def __init__(self, directory: Path, manifest: dict, resume: bool) -> None:
         self.dir = Path(directory)
         self.manifest = manifest
         self.resume = resume
+        self.created = False
+        self._loaded: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        grid = {"masses_MeV": manifest["masses_MeV"], "ctau_mm": manifest["ctau_mm"]}
+        self.grid_sha256 = hashlib.sha256(json.dumps(grid).encode()).hexdigest()
+        self.manifest_sha256 = hashlib.sha256(
+            json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+    def keys(self) -> list[tuple[str, int]]:
+        keys = [("reference", 0)] if self.manifest.get("reference") else []
+        return keys + [("mass", i) for i in range(len(self.manifest["masses_MeV"]))]
 
     def check(self) -> None:
-        """Refuse an existing checkpoint without ``resume``, or one of another configuration."""
+        """Refuse an existing checkpoint without ``resume``, one of another configuration,
+        files that are not this scan's checkpoint, and (with ``resume``) any mass file that
+        does not match this scan or is damaged -- before any work."""
+        for d in (self.dir.parent, self.dir):
+            if d.exists() and not d.is_dir():
+                raise CheckpointError(f"{d}: is a file, not a checkpoint directory: remove or "
+                                      "rename it, or choose another --out")
         mpath = self.dir / "manifest.json"
         if not mpath.exists():
+            stray = sorted(self.dir.glob("*.npz")) if self.dir.is_dir() else []
+            if stray:
+                raise CheckpointError(f"{stray[0]}: checkpoint file without a manifest (not "
+                                      f"made by this scan): remove {self.dir}")
             return
         if not self.resume:
-            raise ValueError(f"{self.dir}: a checkpoint of an interrupted scan exists: rerun "
-                             "with --resume, or remove it")
+            raise CheckpointError(f"{self.dir}: a checkpoint of an interrupted scan exists: "
+                                  "rerun with --resume, or remove it")
         try:
             old = json.loads(mpath.read_text())
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{mpath}: unreadable checkpoint manifest ({exc}); remove "
-                             f"{self.dir}") from None
+            raise CheckpointError(f"{mpath}: unreadable checkpoint manifest ({exc}); remove "
+                                  f"{self.dir}") from None
         for key in sorted(set(old) | set(self.manifest)):
             if old.get(key) != self.manifest.get(key):
-                raise ValueError(
+                raise CheckpointError(
                     f"cannot resume from {self.dir}: it was made with a different {key} "
                     f"({_short(old.get(key))} instead of {_short(self.manifest.get(key))}); "
                     "rerun with the same settings or remove it")
+        names = {self._path(k).name: k for k in self.keys()}
+        for p in sorted(self.dir.glob("*.npz")):
+            if p.name not in names:
+                raise CheckpointError(f"{p}: not a file of this scan's checkpoint: remove it")
+            self._loaded[names[p.name]] = self._read(p, names[p.name])
 
     def start(self) -> None:
-        self.check()
+        """Create the directory and manifest (a new scan) after :meth:`check`."""
+        if not self._loaded:
+            self.check()
         mpath = self.dir / "manifest.json"
         if not mpath.exists():
-            if self.dir.exists():  # leftovers without a manifest cannot be trusted
-                for p in self.dir.glob("*.npz"):
-                    p.unlink()
             self.dir.mkdir(parents=True, exist_ok=True)
+            self.created = True
             with atomic_path(mpath, ".json") as tmp:
                 tmp.write_text(json.dumps(self.manifest, indent=1))
+
+    def discard_if_empty(self) -> bool:
+        """Remove a checkpoint this run created that holds no finished task (so that a
+        corrected rerun is not refused); True if removed."""
+        if not self.created or any(self.dir.glob("*.npz")):
+            return False
+        remove_checkpoint(self.dir)
+        return True
 
     def _path(self, key: tuple[str, int]) -> Path:
         return self.dir / (f"mass_{key[1]:04d}.npz" if key[0] == "mass" else "reference.npz")
 
-    def load(self, key: tuple[str, int]) -> dict[str, np.ndarray] | None:
-        p = self._path(key)
-        if not p.exists():
-            return None
+    def _meta(self, key: tuple[str, int]) -> dict:
+        m = self.manifest
+        return {"format": CHECKPOINT_FORMAT, "kind": key[0],
+                "mass_index": key[1] if key[0] == "mass" else None,
+                "mass_MeV": m["masses_MeV"][key[1]] if key[0] == "mass" else None,
+                "seed": m["seed"], "n_events": m["n_events"],
+                "grid_sha256": self.grid_sha256, "manifest_sha256": self.manifest_sha256}
+
+    def _read(self, p: Path, key: tuple[str, int]) -> dict[str, np.ndarray]:
+        fix = "remove it to simulate this mass again"
         try:
             with np.load(p, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError):
-            return None  # damaged: simulate this mass again
+                arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(arrays.pop(self._META)))
+        except Exception as exc:  # BadZipFile, EOFError, OSError, ValueError, KeyError...
+            raise CheckpointError(f"{p}: damaged checkpoint file ({type(exc).__name__}): "
+                                  f"{fix}") from None
+        want = self._meta(key)
+        for k, v in want.items():
+            if meta.get(k) != v:
+                raise CheckpointError(
+                    f"{p}: belongs to another scan or mass ({k} = {_short(meta.get(k))}, "
+                    f"expected {_short(v)}): {fix}")
+        if meta.get("sha256") != _checksum(arrays):
+            raise CheckpointError(f"{p}: checksum mismatch (changed or damaged): {fix}")
+        return arrays
+
+    def load(self, key: tuple[str, int]) -> dict[str, np.ndarray] | None:
+        """The verified totals of ``key`` if finished (``None`` if not)."""
+        if key in self._loaded:
+            return self._loaded[key]
+        p = self._path(key)
+        return self._read(p, key) if p.exists() else None
 
     def save(self, key: tuple[str, int], totals: dict[str, np.ndarray]) -> None:
+        meta = self._meta(key) | {"sha256": _checksum(totals)}
         with atomic_path(self._path(key), ".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **totals)
+            np.savez(fh, **totals, **{self._META: np.array(json.dumps(meta))})
 
 
 def _short(v: Any) -> str:
@@ -338,8 +441,13 @@ def _short(v: Any) -> str:
 
 
 def remove_checkpoint(directory: str | Path) -> None:
-    """Delete a scan checkpoint directory (after the output is safely written)."""
-    shutil.rmtree(directory, ignore_errors=True)
+    """Delete a scan checkpoint directory (after the output is safely written); its parent
+    (the ``OUT.partial/`` folder of the CLI) too if that is then empty, never other scans'."""
+    with uninterrupted():  # never half removed (a manifest gone, mass files left)
+        shutil.rmtree(directory, ignore_errors=True)
+        if Path(directory).parent.name.endswith(".partial"):
+            with contextlib.suppress(OSError):
+                Path(directory).parent.rmdir()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -461,9 +569,12 @@ def prepare(experiment: str | Path | Geometry, masses, ctau, n_events: int, seed
     for x in m:
         check_mass(x, exp.max_mass(geo), exp.mass_note)
     c = check_scan_ctau(ctau)
-    n = int(n_events)
-    if n < 1 or n != n_events:
-        raise ValueError(f"n_events = {n_events}: must be a whole number >= 1")
+    n = engine.check_n_events(n_events)
+    if m.size * c.size > MAX_SCAN_POINTS:
+        raise ValueError(f"{m.size} masses x {c.size} ctau = {m.size * c.size:,} points: at "
+                         f"most {MAX_SCAN_POINTS:,} (maps, per-mass curves and the grid TTree "
+                         "grow with it)")
+    seed = engine.check_seed(seed)
     use_ref = bool(reference) and exp.reference_block is not None
     from . import __version__
 
@@ -642,7 +753,8 @@ def write_scan_root(results: ScanResult | Sequence[ScanResult], path: str | Path
     names = [r.name for r in res]
     if len(set(names)) != len(names):
         raise ValueError(f"two scans of the same experiment in one file: {names}")
-    with atomic_path(path) as tmp, uproot.recreate(tmp) as f:
+    with np.errstate(over="ignore", invalid="ignore"), atomic_path(path) as tmp, \
+            uproot.recreate(tmp) as f:  # (statistics of histograms over 1e-297..1e303 mm)
         for r in res:
             d = r.name
             for name in r.values:
@@ -726,6 +838,19 @@ _CBAR_LABELS = {
 }
 
 
+def _decade_ticks(axis: Any, lo: float, hi: float) -> None:
+    """Over more than 30 decades, at most ~8 decade ticks inside [lo, hi] and no minor ticks
+    (matplotlib's LogLocator would step past 1e308 to inf for a 1e-300..1e300 m grid)."""
+    a, b = math.ceil(math.log10(lo)), math.floor(math.log10(hi))
+    if b - a <= 30:
+        return
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    axis.set_major_locator(FixedLocator([10.0 ** k for k in range(a, b + 1,
+                                                                 -(-(b - a + 1) // 8))]))
+    axis.set_minor_locator(NullLocator())
+
+
 def plot_scan(result: ScanResult, path: str | Path, name: str = "acceptance") -> Path:
     """Colour map of ``name`` over (m_φ [MeV], cτ [m], log axis) with contours; PNG, atomic."""
     import warnings
@@ -780,6 +905,7 @@ def scan_figure(result: ScanResult, name: str = "acceptance"):
     ax.set_yscale("log")
     ax.set_xlim(xe[0], xe[-1])
     ax.set_ylim(ye[0], ye[-1])
+    _decade_ticks(ax.yaxis, ye[0], ye[-1])
     ax.set_xlabel(r"$m_\phi$ [MeV]")
     ax.set_ylabel(r"$c\tau_\phi$ [m]")
     # two lines, left-aligned and lifted: clear of the colour bar's top tick label

@@ -23,7 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from .cli import GRID_HELP, UsageError, _positive_int, _progress_printer, parse_grid
+from .cli import (
+    GRID_HELP,
+    MKDIR_HELP,
+    UsageError,
+    _events,
+    _positive_int,
+    _progress_printer,
+    _seed,
+    check_outputs,
+    experiment_help,
+    parse_grid,
+    plot_failed,
+)
 
 __all__ = ["register", "parse_grid"]
 
@@ -42,20 +54,22 @@ def register(subparsers: Any) -> None:
         "--resume continues an interrupted scan. Grids: " + GRID_HELP + ", e.g. --mass "
         "1:280:56 --ctau 1e-4:1e6:101:log.")
     s.add_argument("experiments", nargs="+", metavar="EXPERIMENT",
-                   help="shipped geometry name(s) (koto, ...) or path(s) to a geometry .toml; "
-                   "several go into one file, one directory each")
+                   help=experiment_help() + "; several go into one file, one directory each")
     s.add_argument("--mass", required=True, metavar="GRID",
                    help="phi masses in MeV, e.g. 1:280:56 or 10,50,100")
     s.add_argument("--ctau", default="1e-4:1e6:101:log", metavar="GRID",
                    help="proper decay lengths c*tau in metres, finite (log axis) "
                    "(default 1e-4:1e6:101:log)")
-    s.add_argument("--events", type=_positive_int("--events"), default=200_000,
-                   help="parent decays simulated per mass (default 2e5)")
-    s.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
+    s.add_argument("--events", type=_events("--events"), default=200_000,
+                   help="parent decays simulated per mass (default 2e5, at most 1e12)")
+    s.add_argument("--seed", type=_seed("--seed"), default=1,
+                   help="master seed, 0..2^63-1 (default 1)")
     s.add_argument("--variant", default=None, help="geometry variant (e.g. run2016 for KOTO)")
     s.add_argument("--out", default=None,
-                   help="output ROOT file (default scan_EXPERIMENT.root); plots are written "
-                   "next to it as STEM_MAP.png (STEM_EXPERIMENT_MAP.png for several)")
+                   help="output ROOT file (default scan_EXPERIMENT[_VARIANT].root); plots are "
+                   "written next to it as STEM_MAP.png (STEM_EXPERIMENT_MAP.png for several). "
+                   "Checked before simulating; its directory must exist unless --mkdir")
+    s.add_argument("--mkdir", action="store_true", help=MKDIR_HELP)
     s.add_argument("--threads", type=_positive_int("--threads"), default=None,
                    help="numba threads per block (default: all cores; with --workers: cores "
                    "per worker)")
@@ -92,14 +106,17 @@ def run_scan(args: argparse.Namespace) -> int:
     """Handler of ``kotosim scan``; returns the exit code."""
     from . import maps as S
 
-    masses = parse_grid(args.mass, "--mass", "MeV")
-    ctau_m = parse_grid(args.ctau, "--ctau", "m")
+    masses = parse_grid(args.mass, "--mass", "MeV", S.MAX_SCAN_MASSES,
+                        "each mass is a separate simulation")
+    ctau_m = parse_grid(args.ctau, "--ctau", "m", S.MAX_SCAN_CTAU,
+                        "every c*tau is a weight carried by every event")
     if ctau_m[0] <= 0:
         raise UsageError(f"--ctau: {ctau_m[0]:g} m: must be > 0")
     if args.scheduler is not None and args.workers is not None:
         raise UsageError("--scheduler and --workers: give one of them, not both")
     stems = "_".join(Path(e).stem for e in args.experiments)
-    out = Path(args.out) if args.out else Path(f"scan_{stems}.root")
+    variant = f"_{args.variant}" if args.variant else ""
+    out = Path(args.out) if args.out else Path(f"scan_{stems}{variant}.root")
     if out.suffix != ".root":
         raise UsageError(f"--out: '{out}': must end in .root")
     partial = out.with_name(out.name + ".partial")
@@ -115,37 +132,53 @@ def run_scan(args: argparse.Namespace) -> int:
     names = [p.name for p in plans]
     if len(set(names)) != len(names):
         raise UsageError(f"experiment given twice: {', '.join(names)}")
-    for p in plans:
-        p.attach_checkpoint(partial / p.name, args.resume)
+    tags = [f"{p.name}_{m}" if len(plans) > 1 else m for p in plans
+            for m in ("acceptance", "sim_over_analytic", "ratio_reference")]
+    pngs_planned = [] if args.no_plot else [out.with_name(f"{out.stem}_{t}.png") for t in tags]
+    check_outputs([out, *pngs_planned], args.mkdir)
     threads = args.threads
     if threads is None and args.workers is not None:
         threads = max(1, (os.cpu_count() or 1) // args.workers)
-    if args.resume and not partial.exists():
-        say(f"no checkpoint {partial}: starting from the beginning")
-
     results = []
     try:
+        for p in plans:
+            p.attach_checkpoint(partial / p.name, args.resume)
+        if args.resume and not partial.exists():
+            say(f"no checkpoint {partial}: starting from the beginning")
         with _executor(args) as client:
             for plan in plans:
                 results.append(S.scan(_plan=plan, scheduler=client, threads=threads,
                                       progress=_progress(args.quiet, plan.name), notify=say))
-    except KeyboardInterrupt:
-        if partial.exists():
-            print(f"kotosim: finished masses are kept in {partial}: rerun the same command "
-                  "with --resume", file=sys.stderr)
+        with np.errstate(all="ignore"):
+            for r in results:
+                say(_summary(r))
+        S.write_scan_root(results, out)
+        for p in plans:  # only this scan's checkpoints: never another scan's in the folder
+            S.remove_checkpoint(partial / p.name)
+    except BaseException as exc:
+        kept = [partial / p.name for p in plans
+                if not (p.checkpoint is not None and p.checkpoint.discard_if_empty())
+                and (partial / p.name).is_dir()]
+        from .io import signal_raised
+
+        if isinstance(exc, KeyboardInterrupt) or signal_raised() is not None:
+            print(f"kotosim: finished masses are kept in {', '.join(map(str, kept))}: rerun "
+                  "the same command with --resume" if kept else
+                  "kotosim: no mass was finished: nothing kept", file=sys.stderr)
         raise
-    for r in results:
-        say(_summary(r))
-    S.write_scan_root(results, out)
     pngs = []
     if not args.no_plot:
-        for r in results:
-            for name in r.values:
-                if name == "analytic":
-                    continue
-                tag = f"{r.name}_{name}" if len(results) > 1 else name
-                pngs.append(S.plot_scan(r, out.with_name(f"{out.stem}_{tag}.png"), name))
-    S.remove_checkpoint(partial)
+        try:
+            with np.errstate(all="ignore"):
+                for r in results:
+                    for name in r.values:
+                        if name == "analytic":
+                            continue
+                        tag = f"{r.name}_{name}" if len(results) > 1 else name
+                        pngs.append(S.plot_scan(r, out.with_name(f"{out.stem}_{tag}.png"),
+                                                name))
+        except Exception as exc:  # the ROOT file is written: keep it, say so
+            return plot_failed(exc, out)
     say(f"wrote {out}" + (f" and {len(pngs)} plots ({', '.join(p.name for p in pngs)})"
                           if pngs else ""))
     return 0
