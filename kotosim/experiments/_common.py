@@ -5,6 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def refuse_options(options, name: str) -> None:
+    """Raise a one-line ValueError if an experiment without model options was given some
+    (``--br``, ``--eps-q``, ``--eps-l`` set the CHARM yield and the KOTO phi decays)."""
+    if options:
+        raise ValueError(f"options: {name} takes none (--br, --eps-q, --eps-l are for charm "
+                         f"and koto), got {sorted(options)}")
+
+
 def sample_columns(rec: np.ndarray, fields: tuple[str, ...]):
     """Event-sample rows as named columns plus builders of vector records.
 

@@ -23,6 +23,7 @@ from ..kernels import flight as F
 from ..kernels.kinematics import two_body_momentum
 from ..result import Result
 from . import _flight
+from ._common import refuse_options
 
 L, E, N = "length", "energy", "1"
 CHANNEL = 0
@@ -127,7 +128,9 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
              progress: Callable[[int], None] | None = None, options=None) -> Result:
     """Simulate K+ -> pi+ phi from stopped K+ (mass [MeV], c tau grid [mm]) at E949.
-    ``reference`` and ``options`` are accepted for the common interface and not used."""
+    ``reference`` is accepted for the common interface and not used; ``options`` must be
+    empty."""
+    refuse_options(options, "E949")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, mass, ctau, n_events, seed, mass_index, smear=smear, hists=hists,
                       sample_size=sample_size, chunk_size=chunk_size, progress=progress)

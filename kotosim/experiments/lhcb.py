@@ -28,6 +28,7 @@ from ..geometry import Geometry, GeometryError, Spec, register_check, register_s
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
+from ._common import refuse_options
 
 L, E, N = "length", "energy", "1"
 
@@ -187,9 +188,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
     """Simulate B0 -> K*0 phi and B+ -> K+ phi (mass [MeV], c tau grid [mm]) at LHCb.
     ``reference`` and ``smear`` are accepted for the common interface only; ``options`` must
     be empty."""
-    if options:
-        raise ValueError(f"options: LHCb takes none (--br, --eps-q, --eps-l are for charm), "
-                         f"got {sorted(options)}")
+    refuse_options(options, "LHCb")
     ctau = np.asarray(ctau, dtype=float)
     nct = ctau.size
     acc: dict[str, np.ndarray] = {}

@@ -19,6 +19,7 @@ from ..geometry import Geometry, Spec, register_check, register_schema, require
 from ..kernels import flight as F
 from ..result import Result
 from . import _flight
+from ._common import refuse_options
 
 L, E, A, N = "length", "energy", "angle", "1"
 CHANNEL = 0
@@ -163,9 +164,7 @@ def simulate(geo: Geometry, mass: float, ctau: Sequence[float] | np.ndarray, n_e
              progress: Callable[[int], None] | None = None, options=None) -> Result:
     """Simulate K+ -> pi+ phi (mass [MeV], c tau grid [mm]) at NA62. ``reference`` is
     accepted for the common interface and not used; ``options`` must be empty."""
-    if options:
-        raise ValueError(f"options: NA62 takes none (--br, --eps-q, --eps-l are for charm), "
-                         f"got {sorted(options)}")
+    refuse_options(options, "NA62")
     ctau = np.asarray(ctau, dtype=float)
     tot = run_channel(geo, mass, ctau, n_events, seed, mass_index, smear=smear, hists=hists,
                       sample_size=sample_size, chunk_size=chunk_size, progress=progress)
