@@ -171,7 +171,6 @@ class ReachResult:
         from .maps import ctau_edges, mass_edges
 
         key = _COUPLING_LABEL[self.model][0]
-        ylab = {"seed": "eps_q", "higgs": "sin^2 theta", "ctau": "c tau [mm]"}[self.model]
         if what == "excluded":
             vals, var = self.excluded(name, method).astype(float), np.zeros(self.grid.ctau.shape)
             label = f"{self.constraints[name].title}: excluded at {self._cl(name)} CL ({method})"
@@ -180,10 +179,12 @@ class ReachResult:
             var = self.errors[(name, method)] ** 2
             label = f"{self.constraints[name].title}: {quantity_label(self, name)} ({method})"
         h = hist.Hist(hist.axis.Variable(mass_edges(self.masses), name="mass",
-                                         label="m_phi [MeV]"),
-                      hist.axis.Variable(ctau_edges(self.couplings), name=key, label=ylab),
+                                         label="m_{#phi} [MeV]"),
+                      hist.axis.Variable(ctau_edges(self.couplings), name=key,
+                                         label=_COUPLING_LABEL[self.model][2]),
                       storage=hist.storage.Weight(), name=f"{name}_{method}_{what}",
                       label=label)
+        h.title = label  # the ROOT title (uproot reads .title, else the name)
         v = h.view(flow=False)
         v["value"] = np.where(np.isfinite(vals), vals, 0.0)
         v["variance"] = np.minimum(np.where(np.isfinite(var), var, 0.0), np.finfo(float).max)
@@ -507,7 +508,7 @@ def reach(
             if c.numbers["observed"] > 0:
                 ses, nobs, bkg = c.numbers["ses"], int(c.numbers["observed"]), \
                     c.numbers["background"]
-                lo68, hi68 = poisson_interval(nobs, bkg, 0.6827)
+                lo68, hi68 = poisson_interval(nobs, bkg, math.erf(1 / math.sqrt(2)))  # 1 sigma
                 lo95, hi95 = poisson_interval(nobs, bkg, 0.95)
                 b["from_data"] = (lo68 * ses, hi68 * ses, lo95 * ses, hi95 * ses)
             if b:
@@ -701,6 +702,7 @@ def write_reach_root(res: ReachResult, path: str | Path) -> Path:
         h = hist.Hist(hist.axis.Variable(xe, name="mass", label="m_{#phi} [MeV]"),
                       hist.axis.Variable(ye, name=key, label=root_lab),
                       storage=hist.storage.Weight(), name=name, label=title)
+        h.title = title
         v = h.view(flow=False)
         v["value"], v["variance"] = np.where(np.isfinite(vals), vals, 0.0), 0.0
         return h
@@ -752,8 +754,10 @@ def write_reach_root(res: ReachResult, path: str | Path) -> Path:
     return Path(path)
 
 
-_COLOURS = {"koto": "#d62728", "na62": "#1f77b4", "e949": "#17becf", "charm": "#2ca02c",
-            "lhcb": "#9467bd"}
+# one colour per shipped result in the combined figure
+_COLOURS = {"na62_2017": "#1f77b4", "na62_2016_2022": "#08306b", "e949": "#17becf",
+            "charm": "#2ca02c", "lhcb_b0_kstar0_mumu": "#9467bd",
+            "lhcb_bplus_kplus_mumu": "#e377c2", "lhcb_b0_kstar0_ee": "#bcbd22"}
 
 
 def _ydata(res: ReachResult) -> np.ndarray:
@@ -776,32 +780,21 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
     handles = []
     from matplotlib.patches import Patch
 
-    ls_seen = set()
-    hatches = {"koto": "", "na62": "", "e949": "", "charm": "", "lhcb": ""}
-    style_cycle = ["-", "-.", ":"]
-    per_exp: dict[str, int] = {}
     for nm, c in res.constraints.items():
         if c.method == "koto_events":
             continue
-        col = _COLOURS.get(c.experiment, "0.4")
-        k = per_exp.get(c.experiment, 0)
-        per_exp[c.experiment] = k + 1
-        sim = np.where(np.isfinite(res.values[(nm, "simulation")]),
-                       res.values[(nm, "simulation")], 0.0)
-        form = np.where(np.isfinite(res.values[(nm, "one_formula")]),
-                        res.values[(nm, "one_formula")], 0.0)
+        col = _COLOURS.get(nm, "0.4")
+        sim = np.nan_to_num(res.values[(nm, "simulation")])
+        form = np.nan_to_num(res.values[(nm, "one_formula")])
         if res.masses.size > 1 and y.size > 1:
             if np.any(sim >= 1):
-                ax.contourf(mm, yy, sim, levels=[1.0, np.inf], colors=[col], alpha=0.22,
-                            hatches=[hatches[c.experiment]])
-                ax.contour(mm, yy, sim, levels=[1.0], colors=[col], linewidths=2.2,
-                           linestyles=[style_cycle[k % 3]])
+                ax.contourf(mm, yy, sim, levels=[1.0, np.inf], colors=[col], alpha=0.25)
+                ax.contour(mm, yy, sim, levels=[1.0], colors=[col], linewidths=2.4)
             if np.any(form >= 1):
-                ax.contour(mm, yy, form, levels=[1.0], colors=[col], linewidths=1.6,
+                ax.contour(mm, yy, form, levels=[1.0], colors=[col], linewidths=1.8,
                            linestyles="dashed")
-        handles.append(Patch(facecolor=col, alpha=0.35, edgecolor=col,
+        handles.append(Patch(facecolor=col, alpha=0.45, edgecolor=col, lw=2,
                              label=f"{c.title} ({100 * c.cl:g}% CL)"))
-        ls_seen.add(c.experiment)
     for nm, c in res.constraints.items():
         if c.method != "koto_events":
             continue
@@ -828,9 +821,9 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
                                  "arXiv:1909.11111"))
         if "from_data" in b and res.masses.size > 1 and y.size > 1:
             lo68, hi68, _, _ = b["from_data"]
-            ax.contour(mm, yy, br, levels=[lo68, hi68], colors="#ff7f0e", linewidths=2.0,
-                       linestyles="solid")
-            handles.append(plt.Line2D([], [], color="#ff7f0e", lw=2.0,
+            ax.contour(mm, yy, br, levels=[lo68, hi68], colors="#d62728", linewidths=1.5,
+                       linestyles="dotted")
+            handles.append(plt.Line2D([], [], color="#d62728", lw=1.5, ls="dotted",
                                       label="KOTO 2016-18 final (3 ev., b = 1.22): 68% band"))
     handles.append(plt.Line2D([], [], color="k", lw=2.2, label="simulation (kotosim)"))
     handles.append(plt.Line2D([], [], color="k", lw=1.6, ls="dashed",
@@ -852,7 +845,7 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
     return Path(path)
 
 
-_KOTO_LINE = {"koto_2015": "#8c564b", "koto_2016_2018": "#e377c2", "koto_2021": "#7f7f7f"}
+_KOTO_LINE = {"koto_2015": "#8c564b", "koto_2016_2018": "#ff7f0e", "koto_2021": "#000000"}
 
 
 def plot_constraint(res: ReachResult, name: str, path: str | Path) -> Path:

@@ -190,10 +190,13 @@ def poisson_interval(observed: int, background: float, cl: float) -> tuple[float
 
     def nll(s: float) -> float:
         mu = s + b
-        return mu - n * math.log(mu) if n > 0 else mu
+        if n == 0:
+            return mu
+        return mu - n * math.log(mu) if mu > 0 else math.inf
 
     f = lambda s: 2.0 * (nll(s) - nll(s_hat)) - q  # noqa: E731
-    lo = 0.0 if f(0.0) <= 0 else optimize.brentq(f, 0.0, s_hat)
+    floor = 0.0 if b > 0 or n == 0 else 1e-12 * s_hat  # ln L diverges at s = b = 0
+    lo = 0.0 if f(floor) <= 0 else optimize.brentq(f, floor, s_hat)
     hi = optimize.brentq(f, s_hat, s_hat + 10.0 * (n + 5))
     return lo, hi
 
