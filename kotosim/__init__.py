@@ -19,7 +19,7 @@ from .geometry import Geometry, GeometryError, available_geometries, load_geomet
 from .io import write_root
 from .maps import ScanResult, plot_scan, scan, write_scan_root
 from .plotting import plot_ptz
-from .reach import ReachResult, reach, write_reach_root
+from .recast import ReachResult, reach, write_reach_root
 from .result import Result
 
 __all__ = [

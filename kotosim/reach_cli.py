@@ -28,7 +28,7 @@ _DEFAULT_COUPLINGS = {"seed": "1e-4:1e-1:61:log", "higgs": "1e-10:1e-2:81:log",
 
 def register(subparsers: Any) -> None:
     """Add the ``reach`` sub-command to the ``kotosim`` parser."""
-    from .reach import EXPERIMENTS, KOTO_DATA, MODELS
+    from .recast import EXPERIMENTS, KOTO_DATA, MODELS
 
     s = subparsers.add_parser(
         "reach", help="which experiments exclude each (m_phi, coupling): ROOT file + PNGs",
@@ -59,8 +59,9 @@ def register(subparsers: Any) -> None:
     s.add_argument("--out", default=None,
                    help="output ROOT file (default reach_MODEL.root); PNGs are written next "
                    "to it as STEM_combined.png and STEM_CONSTRAINT.png")
-    s.add_argument("--events", type=_positive_int("--events"), default=200_000,
-                   help="parent decays simulated per mass, experiment and channel (default 2e5)")
+    s.add_argument("--events", type=_positive_int("--events"), default=None,
+                   help="parent decays simulated per mass, experiment and channel (default "
+                   "2e5; CHARM 1e5, LHCb 5e4)")
     s.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
     s.add_argument("--threads", type=_positive_int("--threads"), default=None,
                    help="numba threads (default all cores); results do not depend on it")
@@ -84,8 +85,7 @@ def _list(text: str | None, option: str) -> list[str] | None:
 
 def run_reach(args: argparse.Namespace) -> int:
     """Validate everything, compute the plane, write the ROOT file and the PNGs."""
-    from .reach import (MODELS, plot_constraint, plot_reach, quantity_label, reach,
-                        write_reach_root)
+    from .recast import MODELS, plot_constraint, plot_reach, quantity_label, reach, write_reach_root
 
     if args.model not in MODELS:
         raise UsageError(f"--model: '{args.model}' is unknown: allowed {', '.join(MODELS)}")
@@ -134,8 +134,9 @@ def _summary(res, quantity_label) -> None:
     excludes, from the simulation and from the one-formula estimate."""
     import numpy as np
 
-    print(f"{res.model} plane: {res.masses.size} masses x {res.couplings.size} couplings, "
-          f"{res.config['n_events']} events per mass and channel, seed {res.config['seed']}")
+    ev = ", ".join(f"{k} {v:.2g}" for k, v in res.config["n_events"].items())
+    print(f"{res.model} plane: {res.masses.size} masses x {res.couplings.size} couplings; "
+          f"events per mass and channel: {ev}; seed {res.config['seed']}")
     for nm, c in res.constraints.items():
         line = f"  {c.title:<26} {c.source:<55} {100 * c.cl:g}% CL"
         if res.model != "ctau":

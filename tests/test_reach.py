@@ -144,7 +144,7 @@ def test_one_formula_toy_gives_the_analytic_contour():
     """A toy NA62 with one momentum p and one length L (the one-formula acceptance
     exp(-L m/(p c tau))): the exclusion edge in eps_q must be the root of
     BR(K+ -> pi+ phi; eps_q) exp(-L m/(p c tau(eps_q))) = UL_stable(m)."""
-    from kotosim.reach import contours
+    from kotosim.recast import contours
 
     c = load_constraint("na62_2016_2022")
     geo = load_geometry("na62")
@@ -154,7 +154,7 @@ def test_one_formula_toy_gives_the_analytic_contour():
     r = reach("seed", masses, eps, constraints=["na62_2016_2022"], n_events=2000)
     edges = contours(r.values[("na62_2016_2022", "one_formula")], masses, eps)
     assert [e[3] for e in edges] == [1, 1]  # one lower edge per mass
-    for (i, mass, e_edge, _), el in zip(edges, r.grid.eps_l, strict=True):
+    for (_i, mass, e_edge, _), el in zip(edges, r.grid.eps_l, strict=True):
         ul = float(c.table.at(mass))
 
         def f(lq, mass=mass, el=el, ul=ul):

@@ -47,8 +47,8 @@ from .geometry import Geometry, available_geometries, load_geometry
 from .io import atomic_path
 from .result import ratio_error
 
-__all__ = ["MODELS", "EXPERIMENTS", "KOTO_DATA", "ReachResult", "reach", "model_grid",
-           "write_reach_root", "plot_reach", "contours"]
+__all__ = ["MODELS", "EXPERIMENTS", "KOTO_DATA", "DEFAULT_EVENTS", "ReachResult", "reach",
+           "model_grid", "write_reach_root", "plot_reach", "plot_constraint", "contours"]
 
 MODELS = ("seed", "higgs", "ctau")
 EXPERIMENTS = ("koto", "na62", "e949", "charm", "lhcb")
@@ -243,32 +243,32 @@ def _block(state: tuple, kind: str, mass: float, ctau: np.ndarray, n: int, seed:
         return get(geo.experiment).scan_block(geo, mass, ctau, n, seed, mass_index, block)
 
 
-def _execute(tasks: list[tuple[tuple, tuple]], n: int, workers: int | None, scheduler: Any,
+def _execute(tasks: list[tuple[tuple, tuple]], workers: int | None, scheduler: Any,
              threads: int | None, progress: Callable[[int, int], None] | None
              ) -> dict[tuple, dict[str, np.ndarray]]:
     """Run every task's blocks (locally, or on Dask) and merge each task's blocks in block
-    order. ``tasks``: (key, args of :func:`_block` without block and threads)."""
+    order. ``tasks``: (key, args of :func:`_block` without block and threads); args[4] is the
+    task's number of events."""
     from . import maps
 
-    blocks = engine.blocks(n, engine.DEFAULT_CHUNK_SIZE)
-    total, done = n * len(tasks), [0]
-    out: dict[tuple, dict[str, np.ndarray]] = {}
+    cs = engine.DEFAULT_CHUNK_SIZE
+    total, done = sum(args[4] for _, args in tasks), [0]
 
-    def tick(b: np.ndarray) -> None:
-        done[0] += int(sum(min(engine.DEFAULT_CHUNK_SIZE, n - int(c) * engine.DEFAULT_CHUNK_SIZE)
-                           for c in b))
+    def tick(b: np.ndarray, n: int) -> None:
+        done[0] += int(sum(min(cs, n - int(c) * cs) for c in b))
         if progress is not None:
             progress(done[0], total)
 
     if not tasks:
-        return out
+        return {}
     if workers is None and scheduler is None:
+        out: dict[tuple, dict[str, np.ndarray]] = {}
         with maps._numba_threads(threads):
             for key, args in tasks:
                 parts = []
-                for b in blocks:
+                for b in engine.blocks(args[4], cs):
                     parts.append(_block(*args, b, None))
-                    tick(b)
+                    tick(b, args[4])
                 out[key] = engine.merge(parts)
         return out
     from distributed import as_completed
@@ -279,22 +279,23 @@ def _execute(tasks: list[tuple[tuple, tuple]], n: int, workers: int | None, sche
             import os
 
             th = max(1, (os.cpu_count() or 1) // int(workers))
-        states = {}
+        states: dict[int, Any] = {}
         pending, parts = {}, {}
         for key, args in tasks:
             sid = id(args[0])
             if sid not in states:
                 states[sid] = client.scatter(args[0], broadcast=True)
+            blocks = engine.blocks(args[4], cs)
             parts[key] = [None] * len(blocks)
             for j, b in enumerate(blocks):
                 fut = client.submit(_block, states[sid], *args[1:], b, th, pure=False)
-                pending[fut] = (key, j, b)
+                pending[fut] = (key, j, b, args[4])
         try:
             for fut in as_completed(list(pending)):
-                key, j, b = pending.pop(fut)
+                key, j, b, n = pending.pop(fut)
                 parts[key][j] = fut.result()
                 fut.release()
-                tick(b)
+                tick(b, n)
         finally:
             if pending:
                 client.cancel(list(pending))
@@ -328,7 +329,7 @@ def reach(
     experiments: Sequence[str] | None = None,
     koto_data: Sequence[str] | None = None,
     constraints: Sequence[str | Path] | None = None,
-    n_events: int = 200_000,
+    n_events: int | dict[str, int] | None = None,
     seed: int = 1,
     workers: int | None = None,
     scheduler: Any = None,
@@ -349,7 +350,8 @@ def reach(
     koto_data : KOTO data sets, subset of ``("2015", "2016", "2021")`` (default all).
     constraints : constraint names or files to use instead of the shipped ones of
         ``experiments`` (e.g. a copied file with a changed number).
-    n_events : parent decays simulated per mass, experiment and channel.
+    n_events : parent decays simulated per mass, experiment and channel: one number for all,
+        or a dict per experiment; default ``DEFAULT_EVENTS``.
     seed : master seed (chunk seeds from seed, experiment, channel, mass index, chunk).
     workers, scheduler : run on a local Dask cluster of ``workers`` processes, or on the
         scheduler at this address; threads : numba threads. None of them changes the result.
@@ -380,9 +382,7 @@ def reach(
         raise ValueError(f"couplings: {name} values must be strictly increasing")
     if model == "higgs" and np.any(cpl > 1):
         raise ValueError(f"couplings: sin^2 theta = {cpl[cpl > 1][0]:g}: must be <= 1")
-    n = int(n_events)
-    if n < 1 or n != n_events:
-        raise ValueError(f"n_events = {n_events}: must be a whole number >= 1")
+    events = _events(n_events)
     cons = _select(experiments, koto_data, constraints)
     notes: list[str] = []
     grid = model_grid(model, m, cpl, **options)
@@ -410,6 +410,7 @@ def reach(
     for key, u in units.items():
         u.extras = sorted(set(u.extras))
         states[key] = _geo_state(u.geo)
+        n = events.get(u.geo.experiment, _DEFAULT_OTHER)
         if u.geo.experiment == "koto":
             tasks.append(((key, -1), (states[key], "reference", 0.0, np.array([math.inf]), n,
                                       int(seed), 0, ())))
@@ -417,7 +418,7 @@ def reach(
             ct = np.concatenate([grid.ctau[i], u.extras])
             tasks.append(((key, int(i)), (states[key], "mass", float(m[i]), ct, n, int(seed),
                                           int(i), u.channels)))
-    totals = _execute(tasks, n, workers, scheduler, threads, progress)
+    totals = _execute(tasks, workers, scheduler, threads, progress)
     for (key, i), tot in totals.items():
         if i < 0:
             units[key].reference = tot
@@ -516,7 +517,9 @@ def reach(
     from . import __version__
 
     config = {"model": model, "masses_MeV": m.tolist(), "couplings": cpl.tolist(),
-              "coupling": _COUPLING_LABEL[model][0], "n_events": n, "seed": int(seed),
+              "coupling": _COUPLING_LABEL[model][0],
+              "n_events": {u.geo.experiment: events.get(u.geo.experiment, _DEFAULT_OTHER)
+                           for u in units.values()}, "seed": int(seed),
               "chunk_size": engine.DEFAULT_CHUNK_SIZE, "options": dict(options),
               "constraints": {k: {"file": c.path, "source": c.source, "method": c.method,
                                   "cl": c.cl, "experiment": c.experiment,
@@ -525,6 +528,36 @@ def reach(
               if model == "seed" else "", "version": __version__, "notes": notes}
     return ReachResult(model, m, cpl, grid, cons, values, errors, koto_br, koto_br_err, bands,
                        notes, config)
+
+
+#: Default parent decays per mass and channel. LHCb's acceptances (prompt window, displaced
+#: muons) are O(0.1-1) per B and CHARM's come from five parents: fewer events give the same
+#: relative MC error at the exclusion edges (validation/benchmark_reach.py prints them).
+DEFAULT_EVENTS = {"koto": 200_000, "na62": 200_000, "e949": 200_000, "charm": 100_000,
+                  "lhcb": 50_000}
+_DEFAULT_OTHER = 200_000
+
+
+def _events(n_events) -> dict[str, int]:
+    if n_events is None:
+        return dict(DEFAULT_EVENTS)
+    if isinstance(n_events, dict):
+        out = dict(DEFAULT_EVENTS)
+        for k, v in n_events.items():
+            if k not in EXPERIMENTS:
+                raise ValueError(f"n_events: experiment '{k}' is unknown: allowed "
+                                 f"{', '.join(EXPERIMENTS)}")
+            out[k] = _whole(v)
+        return out
+    n = _whole(n_events)
+    return dict.fromkeys(EXPERIMENTS, n)
+
+
+def _whole(v) -> int:
+    n = int(v)
+    if n < 1 or n != v:
+        raise ValueError(f"n_events = {v}: must be a whole number >= 1")
+    return n
 
 
 def _select(experiments, koto_data, constraints) -> dict[str, Constraint]:
