@@ -41,7 +41,8 @@ S2 = np.geomspace(1e-14, 1e-1, 261)
 
 def published_edges(fname: str, mass: float) -> tuple[float, float]:
     """Lowest and highest sin^2 theta where the vertical line m = mass crosses the published
-    closed contour (NaN, NaN if it does not)."""
+    closed contour (NaN, NaN if it does not; the upper one NaN where the contour runs along
+    the top of the published figure, i.e. the region has no upper edge there)."""
     d = np.loadtxt(HERE / fname, comments="#")
     x, y = d[:, 0] * 1000.0, d[:, 1]
     xs = np.append(x, x[0])
@@ -55,7 +56,9 @@ def published_edges(fname: str, mass: float) -> tuple[float, float]:
         hits.append(math.exp((1 - t) * math.log(y0) + t * math.log(y1)))
     if not hits:
         return math.nan, math.nan
-    return min(hits) ** 2, max(hits) ** 2
+    top = y.max()  # the figure's frame, not an edge of the region
+    lo, hi = min(hits), max(hits)
+    return lo ** 2, (hi ** 2 if hi < 0.98 * top else math.nan)
 
 
 def simulated_edges(res, name: str, method: str, i: int) -> tuple[float, float]:
@@ -71,10 +74,16 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=None, help="events per mass and channel "
                     "(default: kotosim.reach's defaults)")
     ap.add_argument("--png", default=None, help="also draw the edges over the published curves")
+    ap.add_argument("--k-to-pi-norm", default="seed", help="K -> pi phi normalisation of "
+                    "kotosim.model (seed, f0, ...): f0 uses (m_K^2 - m_pi^2) f0(0)")
+    ap.add_argument("--pipi", default="chiral", help="phi -> pi pi width: chiral or dispersive "
+                    "(Winkler, arXiv:1809.01876)")
     args = ap.parse_args()
     exps = ["na62", "charm", "lhcb"] + (["e949"] if "e949" in kotosim.available_geometries()
                                         else [])
-    res = kotosim.reach("higgs", MASSES, S2, experiments=exps, n_events=args.events)
+    res = kotosim.reach("higgs", MASSES, S2, experiments=exps, n_events=args.events,
+                        k_to_pi_norm=args.k_to_pi_norm, pipi=args.pipi)
+    print(f"model options: k_to_pi_norm = {args.k_to_pi_norm}, pipi = {args.pipi}")
     if "e949" not in exps:
         print("E949: no e949 geometry in this kotosim: not compared")
     print(f"Higgs mixing: kotosim edges (simulation; one-formula in brackets) vs published, "
