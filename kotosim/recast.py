@@ -809,7 +809,7 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
     mm, yy = np.meshgrid(res.masses, y, indexing="ij")
     if res.model == "ctau":
         return _plot_ctau(res, path, plt)
-    fig, ax = plt.subplots(figsize=(11, 8))
+    fig, ax = plt.subplots(figsize=(12, 9))
     handles = []
     from matplotlib.patches import Patch
 
@@ -870,7 +870,7 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
     title = (r"Light scalar, $\epsilon_\ell$ from $(g-2)_\mu$ (arXiv:2001.06522)"
              if res.model == "seed" else r"Higgs-mixing scalar")
     ax.set_title(title, fontsize=18)
-    ax.legend(handles=handles, fontsize=11, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+    ax.legend(handles=handles, fontsize=14, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False)
     with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
@@ -878,7 +878,7 @@ def plot_reach(res: ReachResult, path: str | Path) -> Path:
     return Path(path)
 
 
-_KOTO_LINE = {"koto_2015": "#8c564b", "koto_2016_2018": "#ff7f0e", "koto_2021": "#000000"}
+_KOTO_LINE = {"koto_2015": "#8c564b", "koto_2016_2018": "#ff7f0e", "koto_2021": "#5a5a5a"}
 
 
 def plot_constraint(res: ReachResult, name: str, path: str | Path) -> Path:

@@ -27,6 +27,13 @@ N = 20_000
 DATA = Path(__file__).resolve().parents[1] / "kotosim" / "constraints" / "data"
 
 
+def test_public_api():
+    import kotosim
+
+    assert {"reach", "ReachResult", "write_reach_root"} <= set(kotosim.__all__)
+    assert kotosim.reach is reach and callable(reach)
+
+
 # ------------------------------------------------------------------------- constraint files
 def test_every_shipped_constraint_loads_with_sources():
     names = available_constraints()
