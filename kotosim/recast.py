@@ -176,7 +176,8 @@ class ReachResult:
             label = f"{self.constraints[name].title}: excluded at {self._cl(name)} CL ({method})"
         else:
             vals = self.values[(name, method)]
-            var = self.errors[(name, method)] ** 2
+            with np.errstate(over="ignore", invalid="ignore"):
+                var = self.errors[(name, method)] ** 2  # huge excluded BRs: capped below
             label = f"{self.constraints[name].title}: {quantity_label(self, name)} ({method})"
         h = hist.Hist(hist.axis.Variable(mass_edges(self.masses), name="mass",
                                          label="m_{#phi} [MeV]"),
