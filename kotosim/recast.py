@@ -452,10 +452,10 @@ def reach(
                     mass, ct, geo["analytic.length"], geo["analytic.momentum"])
                 pred = grid.prod["kl"][i]
                 limit = c.br_limit()
-                koto_br["simulation"].setdefault(cname, np.full((nm, nc), np.nan))[i] = pred * sim
-                koto_br["one_formula"].setdefault(cname, np.full((nm, nc), np.nan))[i] = \
-                    pred * form
-                koto_br_err.setdefault(cname, np.full((nm, nc), np.nan))[i] = pred * sim_e
+                if model != "ctau":  # BR(K_L -> pi0 phi; KOTO) needs a model's BR
+                    for meth, x in (("simulation", sim), ("one_formula", form)):
+                        koto_br[meth].setdefault(cname, np.full((nm, nc), np.nan))[i] = pred * x
+                    koto_br_err.setdefault(cname, np.full((nm, nc), np.nan))[i] = pred * sim_e
             elif c.method == "stable_limit_scaled":
                 from .experiments import get
 
@@ -666,7 +666,10 @@ def _charm_events(geo: Geometry, mass: float, ct: np.ndarray, tot: dict[str, np.
     for c in charm.open_parents(mass):
         key = charm.PARENTS[c][0]
         sub = {k.split(".", 1)[1]: v for k, v in tot.items() if k.startswith(key + ".")}
-        y = geo[f"parents.{key}.yield_per_pot"]
+        # parents per proton: charm.parent_yield where it exists (computed kaon yields),
+        # else the geometry file's yield_per_pot
+        y = (charm.parent_yield(geo, c) if hasattr(charm, "parent_yield")
+             else geo[f"parents.{key}.yield_per_pot"])
         br_p = grid.prod[prod_key[key]][i]
         d, de, df = np.zeros(nc), np.zeros(nc), np.zeros(nc)
         for k, (dk, _) in enumerate(charm.DECAYS):
