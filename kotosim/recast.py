@@ -465,7 +465,7 @@ def reach(
                 cref = c.reference_tau * C.C_LIGHT
                 j = ext[cref]
                 sim, sim_e = _ratio(a[:nc], e[:nc], np.full(nc, a[j]), np.full(nc, e[j]))
-                L, p = geo["analytic.length"], geo["analytic.momentum"]
+                L, p = geo["analytic.length"], _formula_momentum(geo, mass)
                 form = (analytic.survival(mass, ct, L, p)
                         / analytic.survival(mass, np.array([cref]), L, p)[0])
                 pred = grid.prod["kplus"][i]
@@ -645,6 +645,21 @@ def _extras(c: Constraint) -> list[float]:
     if c.method == "displaced_limit_scaled":
         return [c.reference_tau * C.C_LIGHT]
     return [CT_PROMPT]
+
+
+def _formula_momentum(geo: Geometry, mass: float) -> float:
+    """The p [MeV] of the one-formula estimate: the geometry file's ``analytic.momentum``, or,
+    for a source at rest (E949: K+ -> pi+ phi at rest), the experiment module's
+    ``phi_momentum(mass)`` (two-body momentum)."""
+    if "analytic.momentum" in geo.values:
+        return geo["analytic.momentum"]
+    import importlib
+
+    mod = importlib.import_module(f"kotosim.experiments.{geo.experiment}")
+    if not hasattr(mod, "phi_momentum"):
+        raise ValueError(f"{geo.path}: key 'analytic.momentum' is missing (needed for the "
+                         "one-formula estimate)")
+    return float(mod.phi_momentum(mass))
 
 
 def _charm_events(geo: Geometry, mass: float, ct: np.ndarray, tot: dict[str, np.ndarray],
