@@ -19,10 +19,12 @@ from .geometry import Geometry, GeometryError, available_geometries, load_geomet
 from .io import write_root
 from .maps import ScanResult, plot_scan, scan, write_scan_root
 from .plotting import plot_ptz
+from .recast import ReachResult, reach, write_reach_root
 from .result import Result
 
 __all__ = [
     "Geometry", "GeometryError", "Result", "__version__", "available_geometries",
     "load_geometry", "plot_ptz", "simulate", "write_root",
     "ScanResult", "plot_scan", "scan", "write_scan_root",
+    "ReachResult", "reach", "write_reach_root",
 ]

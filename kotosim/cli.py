@@ -382,7 +382,7 @@ def _plugins():
     import importlib
 
     mods = []
-    for name in ("kotosim.model_cli", "kotosim.scan_cli"):
+    for name in ("kotosim.model_cli", "kotosim.scan_cli", "kotosim.reach_cli"):
         try:
             mods.append(importlib.import_module(name))
         except ModuleNotFoundError as exc:
