@@ -182,6 +182,8 @@ class FlightConfig(NamedTuple):
     res_p_rest: float = 0.0
     cos_max: float = 1.0
     velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
+    # fill ``curve`` (the fine c tau grid drawn in the plot); scans switch it off
+    fine_curve: bool = True
 
 
 # ---------------------------------------------------------------------------- sources
@@ -638,7 +640,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
-    ncv = ctau_curve.size
+    ncv = ctau_curve.size if cfg.fine_curve else 0
     ns, nv, nd = signal.shape[0], veto.shape[0], dau.shape[0]
     iv_s = np.zeros((max(ns, 1), 2))
     mg_s = np.zeros((max(ns, 1), 2))
