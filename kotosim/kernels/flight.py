@@ -65,6 +65,15 @@ from .propagation import decay_probability, intervals, survival_outside, union_i
 from .rng import gauss_pair, uniform
 from .sampling import truncated_exponential
 
+# every kernel here: cached, FASTMATH (no approximate functions), and error_model="numpy" (no
+# zero-division check on each division: the divisions are guarded by the physics -- |p| > 0,
+# p_z > 0 before slopes, lambda > 0 -- and a run that passed under the Python model gives the
+# same bits under the NumPy model). Small helpers are inlined at numba IR level (no call, no
+# reference counting of the arrays they take inside the event loop); they use the same
+# flags as their callers, so the arithmetic is unchanged.
+_JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+_INLINE = {**_JIT, "inline": "always"}
+
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
 # BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
 # far from the others so that a source added elsewhere cannot take the same number silently
@@ -187,13 +196,13 @@ class FlightConfig(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- sources
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_xf(rs: np.ndarray, n: float) -> float:
     """x_F in [0, 1) from dN/dx_F ~ (1 - x_F)^n (inverse CDF: 1 - (1 - u)^(1/(n+1)))."""
     return 1.0 - (1.0 - uniform(rs)) ** (1.0 / (n + 1.0))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
     """p_T from dN/dp_T ~ p_T exp(-a p_T - b p_T^2), exact.
 
@@ -207,7 +216,7 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
     return math.sqrt(-math.log(1.0 - uniform(rs)) / b)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
     """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
     c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
@@ -215,7 +224,7 @@ def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
             * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
     """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T), a' = a/x^gamma,
     b' = a^2/(2 x^delta) (p_T in GeV)."""
@@ -224,7 +233,7 @@ def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
     return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def barton_alpha(xf: float, pt: float) -> float:
     """A-dependence exponent of invariant cross sections, sigma ~ A^alpha(x_F, p_T) with
     alpha = (0.74 - 0.55 x_F + 0.26 x_F^2)(0.98 + 0.21 p_T^2) (p_T in GeV; Barton et al.,
@@ -232,7 +241,7 @@ def barton_alpha(xf: float, pt: float) -> float:
     return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, float, float]:
     """p_T envelope of the BMPT sampler at CM rapidity y (masses in GeV): (A0, B0, a_e) with
     p_T (1 + a' p_T + b' p_T^2) e^(-a' p_T) A^(alpha - alpha(0, 0)) <=
@@ -249,13 +258,13 @@ def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, flo
             a / x_top ** cfg.bm_gamma - c * cfg.bm_ptmax)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
     """int_0^inf p (1 + a0 p + b0 p^2) exp(-ae p) dp = 1/ae^2 + 2 a0/ae^3 + 6 b0/ae^4."""
     return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
     """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
     section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
@@ -306,7 +315,7 @@ def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, flo
             return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
     p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
@@ -314,7 +323,7 @@ def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     return p0 * math.sqrt((1.0 - u) ** (1.0 / (1.0 - n)) - 1.0)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: float) -> float:
     """Lab p_z of a hadron with Feynman x_F = p*_L/(sqrt(s)/2) and p_T, produced by a beam of
     energy e_beam on a nucleon (mass m_target) at rest: p_z = gamma (p*_L + beta E*)."""
@@ -328,7 +337,7 @@ def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: flo
     return gam * pl + bg * es
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_parent(rs: np.ndarray, cfg: FlightConfig
                   ) -> tuple[float, float, float, float, float, float]:
     """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
@@ -360,7 +369,7 @@ def sample_parent(rs: np.ndarray, cfg: FlightConfig
                 return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
     """Path length s of the parent before it decays and the event weight."""
     lam = p / cfg.m_parent * cfg.ctau_parent
@@ -379,7 +388,7 @@ def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tup
 
 
 # ---------------------------------------------------------------------------- stopped K+ (E949)
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]:
     """Stopping point of a K+ at rest: uniform in the cylinder r < stop_radius,
     |z| < stop_half_length (r = R sqrt(u) for a uniform disc)."""
@@ -389,7 +398,7 @@ def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]
     return r * math.cos(a), r * math.sin(a), z
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
                       ) -> tuple[float, float, float, float, float, float, float, float, float]:
     """Parent momentum (kx, ky, kz, |p|), its flight s to the decay vertex, the event weight
@@ -404,7 +413,7 @@ def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
     return (kx, ky, kz, pk, s, w, x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float, int]:
     """pi+ of K+ -> pi+ phi at rest: |cos theta| < cos_max (drift-chamber and range-stack
@@ -422,7 +431,7 @@ def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: flo
     return False, q, m2, -1
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def invisible_mode(mode: int) -> bool:
     """Modes where phi counts as invisible unless it decays in the ``veto`` volumes."""
     return mode == MODE_NA62 or mode == MODE_E949
@@ -436,7 +445,7 @@ def invisible_mode(mode: int) -> bool:
 NPLANE = 9
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
     """Whether the point (x, y) on plane row ``i`` is inside its sensitive area."""
     dx = x - planes[i, 1]
@@ -457,7 +466,7 @@ def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
     return True
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
                    pz: float, z_kick: float, kick: float) -> bool:
     """Straight track from (x, y, z) through every plane downstream of it; at ``z_kick`` its
@@ -486,7 +495,7 @@ def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, 
 
 
 # ---------------------------------------------------------------------------- NA62 selection
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel: float, th: float
                  ) -> tuple[float, float, float]:
     """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
@@ -499,7 +508,7 @@ def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel:
     return q * tx / n, q * ty / n, q / n
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: float,
                   hz: float, m_h: float) -> float:
     """m^2_miss = (P_K - P_pi)^2 from the two 3-momenta and mass hypotheses [MeV^2]."""
@@ -510,7 +519,7 @@ def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: fl
     return de * de - (dx * dx + dy * dy + dz * dz)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float,
                 vz: float, kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float]:
@@ -533,7 +542,7 @@ def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float
 
 
 # ---------------------------------------------------------------------------- daughters
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def eta_of(px: float, py: float, pz: float) -> float:
     pt = math.sqrt(px * px + py * py)
     if pt == 0.0:
@@ -541,7 +550,7 @@ def eta_of(px: float, py: float, pz: float) -> float:
     return math.asinh(pz / pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                   e_min: float, e_max: float) -> bool:
     """CHARM: both daughters (lab four-momenta ``d``) from (x, y, z) reach every plane inside
@@ -555,7 +564,7 @@ def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return True
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                    e_min: float, e_max: float, n_min: int) -> bool:
     """CHARM: at least ``n_min`` of the two daughters (lab four-momenta ``d``) from (x, y, z)
@@ -573,11 +582,12 @@ def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return n_on >= n_min
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
-                   pz: float) -> int:
+                   pz: float, n_stop: int = 1 << 30) -> int:
     """Number of plane rows downstream of (x, y, z) whose sensitive area the straight track
-    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order)."""
+    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order), counted up to
+    ``n_stop`` (the count stops there: enough for a "crosses at least n_stop" test)."""
     if pz <= 0.0:
         return 0
     n = 0
@@ -585,22 +595,25 @@ def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, 
         zp = planes[i, 0]
         if zp > z and on_plane(planes, i, x + (zp - z) * px / pz, y + (zp - z) * py / pz):
             n += 1
+            if n >= n_stop:
+                break
     return n
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                       n_min: int) -> bool:
     """LHCb displaced: both daughters (lab four-momenta ``d``) from (x, y, z) cross at least
     ``n_min`` VELO modules (``planes`` rows) downstream of the decay point."""
     for k in range(2):
-        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2]) < n_min:
+        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2],
+                          n_min) < n_min:
             return False
     return True
 
 
 # ---------------------------------------------------------------------------- the event loop
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     wa = w * a
     q[k, 0, i] += wa
@@ -608,7 +621,13 @@ def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     q[k, 2, i] += w * wa
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
+def _row8(a: np.ndarray, c: int) -> tuple:
+    """Row ``c`` of an (n, 8) array as a tuple of scalars (no array view in the loop)."""
+    return (a[c, 0], a[c, 1], a[c, 2], a[c, 3], a[c, 4], a[c, 5], a[c, 6], a[c, 7])
+
+
+@njit(**_INLINE)
 def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
               vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
     """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
@@ -617,7 +636,7 @@ def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: f
     return vx + t * ux, vy + t * uy, vz + t * uz
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
     if cfg.hist_log:
         if not v > 0.0:
@@ -630,7 +649,7 @@ def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
     return int(f * nb)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
            ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray, planes: np.ndarray,
            dau: np.ndarray,
@@ -735,7 +754,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                         px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
                                                   vz, ux, uy, uz)
                         for c in range(nd):
-                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, dk[c],
+                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, _row8(dk, c),
                                                             cfg.velo_min_modules):
                                 a[Q_DAU + c, i] += pr
                 else:
@@ -753,7 +772,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                                               ux, uy, uz)
                     for c in range(nd):
                         n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
-                        if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
+                        if dok[c] and daughters_seen(planes, px_, py_, pz_, _row8(dk, c),
                                                      dau[c, 1], dau[c, 2], n_min):
                             a[Q_DAU + c, i] += pr
             for k in range(NQ):
@@ -801,7 +820,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                 rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(parallel=True, **_JIT)
 def run_chunks(cfg: FlightConfig, seeds: np.ndarray, chunks: np.ndarray, ctau: np.ndarray,
                ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
                planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,

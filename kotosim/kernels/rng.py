@@ -33,7 +33,7 @@ def new_state(seeds: np.ndarray) -> np.ndarray:
     return st
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def next_u64(s: np.ndarray) -> np.uint64:
     """Advance the state ``s`` (uint64[4]) and return 64 random bits (xoshiro256+)."""
     result = s[0] + s[3]
@@ -47,13 +47,13 @@ def next_u64(s: np.ndarray) -> np.uint64:
     return result
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def uniform(s: np.ndarray) -> float:
     """Uniform double in [0, 1) from the top 53 bits."""
     return float(next_u64(s) >> _S11) * _TWO_M53
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
 def gauss_pair(s: np.ndarray) -> tuple[float, float]:
     """Two independent standard normal numbers (Box & Muller, Ann. Math. Stat. 29 (1958) 610)."""
     u1 = 1.0 - uniform(s)  # in (0, 1]
