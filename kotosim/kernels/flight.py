@@ -62,7 +62,7 @@ from numba import njit, prange
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
 from .propagation import decay_probability, intervals, survival_outside, union_intervals
-from .rng import gauss_pair, uniform
+from .rng import gauss_pair, sincos_2pi, uniform
 from .sampling import truncated_exponential
 
 # every kernel here: cached, FASTMATH (no approximate functions), and error_model="numpy" (no
@@ -342,31 +342,31 @@ def sample_parent(rs: np.ndarray, cfg: FlightConfig
                   ) -> tuple[float, float, float, float, float, float]:
     """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
     if cfg.source == SRC_BEAM:
-        g1, g2 = gauss_pair(rs)
+        g1, g2 = gauss_pair(rs, True)
         p = cfg.p_beam * (1.0 + cfg.p_spread * g1)
         tx = cfg.divergence * g2
-        ty = cfg.divergence * gauss_pair(rs)[0] if cfg.divergence > 0.0 else 0.0
+        ty = cfg.divergence * gauss_pair(rs, True)[0] if cfg.divergence > 0.0 else 0.0
         nrm = math.sqrt(1.0 + tx * tx + ty * ty)
         return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
-    phi = 2.0 * math.pi * uniform(rs)
+    sphi, cphi = sincos_2pi(uniform(rs))  # azimuth
     if cfg.source == SRC_BMPT:
         pt, pz = sample_bmpt(rs, cfg, cfg.m_parent)
-        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+        return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
     if cfg.source == SRC_TARGET:
         xf = sample_xf(rs, cfg.xf_power)
         pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
         pz = fixed_target_pz(xf, pt, cfg.m_parent, cfg.e_beam, cfg.m_target)
-        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+        return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
     # SRC_COLLIDER: Gaussian rapidity, p_T independent; kept only inside eta_min..eta_max
     while True:
         pt = sample_collider_pt(rs, cfg.pt0, cfg.pt_n)
-        y = cfg.sigma_y * gauss_pair(rs)[0]
+        y = cfg.sigma_y * gauss_pair(rs, True)[0]
         mt = math.sqrt(cfg.m_parent * cfg.m_parent + pt * pt)
         pz = mt * math.sinh(y)
         if pt > 0.0:
             eta = math.asinh(pz / pt)
             if cfg.eta_min < eta < cfg.eta_max:
-                return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+                return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
 
 
 @njit(**_INLINE)
@@ -393,9 +393,9 @@ def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]
     """Stopping point of a K+ at rest: uniform in the cylinder r < stop_radius,
     |z| < stop_half_length (r = R sqrt(u) for a uniform disc)."""
     r = cfg.stop_radius * math.sqrt(uniform(rs))
-    a = 2.0 * math.pi * uniform(rs)
+    sa, ca = sincos_2pi(uniform(rs))
     z = cfg.stop_half_length * (2.0 * uniform(rs) - 1.0)
-    return r * math.cos(a), r * math.sin(a), z
+    return r * ca, r * sa, z
 
 
 @njit(**_INLINE)
@@ -420,7 +420,7 @@ def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: flo
     acceptance) and the smeared momentum p (1 + res_p_rest g) in pnn1 or pnn2.
     Returns (passed, p_reco, m^2_miss from p_reco, window: 0 pnn1, 1 pnn2, -1 none)."""
     p = math.sqrt(hx * hx + hy * hy + hz * hz)
-    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs)[0]) if cfg.smear else p
+    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs, True)[0]) if cfg.smear else p
     m2 = missing_mass2(0.0, 0.0, 0.0, cfg.m_parent, 0.0, 0.0, q, cfg.m_h)
     if not abs(hz) < cfg.cos_max * p:
         return False, q, m2, -1
@@ -499,8 +499,8 @@ def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, 
 def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel: float, th: float
                  ) -> tuple[float, float, float]:
     """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
-    g1, g2 = gauss_pair(rs)
-    g3 = gauss_pair(rs)[0]
+    g1, g2 = gauss_pair(rs, True)
+    g3 = gauss_pair(rs, True)[0]
     tx = px / pz + th * g1
     ty = py / pz + th * g2
     q = p * (1.0 + rel * g3)
@@ -675,7 +675,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         # --- parent, its decay vertex and P -> h phi
         kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rs, cfg)
         ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
-        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
+        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi, True)
         hx, hy, hz = d[0], d[1], d[2]
         fx, fy, fz, fe = d[4], d[5], d[6], d[7]
         pf = math.sqrt(fx * fx + fy * fy + fz * fz)
@@ -708,7 +708,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         for c in range(nd):
             dok[c] = False
             if not invisible_mode(cfg.mode) and cfg.m_phi > 2.0 * dau[c, 0]:
-                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
+                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0], True)
                 for k in range(8):
                     dk[c, k] = dd[k]
                 dok[c] = True
