@@ -220,8 +220,9 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
 def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
     """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
     c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
-    return ((1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
-            * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
+    # c1 = 0 (K+): c0 + 0 (1 - x)^c2 is c0 exactly ((1 - x)^c2 is finite for x < 1), no pow
+    cf = cfg.bm_c0 if cfg.bm_c1 == 0.0 else cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2
+    return (1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta) * cf
 
 
 @njit(**_INLINE)
