@@ -272,7 +272,7 @@ def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
     return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
     """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
     section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
@@ -345,7 +345,7 @@ def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: flo
     return gam * pl + bg * es
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def sample_parent(rs: np.ndarray, cfg: FlightConfig
                   ) -> tuple[float, float, float, float, float, float]:
     """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
@@ -377,7 +377,7 @@ def sample_parent(rs: np.ndarray, cfg: FlightConfig
                 return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
     """Path length s of the parent before it decays and the event weight."""
     lam = p / cfg.m_parent * cfg.ctau_parent
@@ -406,7 +406,7 @@ def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]
     return r * ca, r * sa, z
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
                       ) -> tuple[float, float, float, float, float, float, float, float, float]:
     """Parent momentum (kx, ky, kz, |p|), its flight s to the decay vertex, the event weight
@@ -421,7 +421,7 @@ def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
     return (kx, ky, kz, pk, s, w, x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk)
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float, int]:
     """pi+ of K+ -> pi+ phi at rest: |cos theta| < cos_max (drift-chamber and range-stack
@@ -527,7 +527,7 @@ def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: fl
     return de * de - (dx * dx + dy * dy + dz * dz)
 
 
-@njit(**_INLINE)
+@njit(**_JIT)
 def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float,
                 vz: float, kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float]:

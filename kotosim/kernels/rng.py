@@ -33,7 +33,7 @@ def new_state(seeds: np.ndarray) -> np.ndarray:
     return st
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def next_u64(s: np.ndarray) -> np.uint64:
     """Advance the state ``s`` (uint64[4]) and return 64 random bits (xoshiro256+)."""
     result = s[0] + s[3]
@@ -47,7 +47,7 @@ def next_u64(s: np.ndarray) -> np.uint64:
     return result
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def uniform(s: np.ndarray) -> float:
     """Uniform double in [0, 1) from the top 53 bits."""
     return float(next_u64(s) >> _S11) * _TWO_M53
@@ -88,7 +88,7 @@ def sincos_2pi(u: float) -> tuple[float, float]:
     return sn, cs
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def gauss_pair(s: np.ndarray, poly: bool = False) -> tuple[float, float]:
     """Two independent standard normal numbers (Box & Muller, Ann. Math. Stat. 29 (1958) 610).
     ``poly``: cos and sin of the angle from :func:`sincos_2pi` (same uniforms, same order;
