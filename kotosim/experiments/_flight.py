@@ -29,8 +29,13 @@ def require_order(geo: Geometry, *pairs: tuple[str, str]) -> None:
 def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed: int,
         mass_index: int, *, planes: np.ndarray | None = None, dau: np.ndarray | None = None,
         hist_bins: int = 0, chunks: np.ndarray | None = None,
-        progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Run one parent channel through the flight kernel; summed accumulators (+ rec rows)."""
+        progress: Callable[[int], None] | None = None, curve: bool = True
+        ) -> dict[str, np.ndarray]:
+    """Run one parent channel through the flight kernel; summed accumulators (+ rec rows).
+    ``curve``: fill the acceptance on the fine c tau grid drawn in the plot (``kotosim run``);
+    scans switch it off (its ``curve`` accumulator then stays zero). It consumes no random
+    number, so the other results do not depend on it."""
+    cfg = cfg._replace(fine_curve=bool(curve))
     signal = geo.volume_array("signal")
     veto = geo.volume_array("veto")
     planes = np.zeros((0, F.NPLANE)) if planes is None else np.ascontiguousarray(planes)

@@ -272,12 +272,14 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
 def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
                 seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
                 chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None, curve: bool = True
+                ) -> dict[str, np.ndarray]:
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
     nb = int(geo["histograms.z_bins"]) if hists else 0
     return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=planes(geo),
-                       dau=daughters(geo), hist_bins=nb, chunks=chunks, progress=progress)
+                       dau=daughters(geo), hist_bins=nb, chunks=chunks, progress=progress,
+                       curve=curve)
 
 
 # ---------------------------------------------------------------------------- branching ratios
@@ -405,7 +407,7 @@ def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed
     out: dict[str, np.ndarray] = {}
     for c in open_parents(mass):
         tot = _flight.strip(run_channel(geo, c, mass, ctau, n_events, seed, mass_index,
-                                        hists=False, chunks=block))
+                                        hists=False, chunks=block, curve=False))
         out |= {f"{PARENTS[c][0]}.{k}": v for k, v in tot.items()}
     return out
 

@@ -87,19 +87,20 @@ def run_channel(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, see
                 mass_index: int = 0, *, smear: bool = True, hists: bool = True,
                 sample_size: int = 0, chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
                 chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None, curve: bool = True
+                ) -> dict[str, np.ndarray]:
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, mass, n_events, chunk_size, cap, smear)
     nb = int(geo["histograms.flight_bins"]) if hists else 0
     return _flight.run(geo, cfg, CHANNEL, ctau, seed, mass_index, hist_bins=nb, chunks=chunks,
-                       progress=progress)
+                       progress=progress, curve=curve)
 
 
 def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
                mass_index: int, block: np.ndarray) -> dict[str, np.ndarray]:
     """Accumulators of one block of chunks (no histograms, no sample)."""
     return _flight.strip(run_channel(geo, mass, ctau, n_events, seed, mass_index, hists=False,
-                                     chunks=block))
+                                     chunks=block, curve=False))
 
 
 def phi_momentum(mass: float) -> float:

@@ -146,12 +146,13 @@ def open_channels(mass: float) -> list[int]:
 def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
                 seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
                 chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None, curve: bool = True
+                ) -> dict[str, np.ndarray]:
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
     nb = int(geo["histograms.flight_bins"]) if hists else 0
     return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=velo_modules(geo),
-                       dau=daughters(), hist_bins=nb, chunks=chunks, progress=progress)
+                       dau=daughters(), hist_bins=nb, chunks=chunks, progress=progress, curve=curve)
 
 
 def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
@@ -161,7 +162,7 @@ def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed
         return {"counts": np.zeros(F.N_COUNTS), "q": np.zeros((F.NQ, 3, ctau.size)),
                 "curve": np.zeros((3, _flight.CTAU_CURVE.size))}
     return _flight.strip(run_channel(geo, 0, mass, ctau, n_events, seed, mass_index,
-                                     hists=False, chunks=block))
+                                     hists=False, chunks=block, curve=False))
 
 
 def _analytic(geo: Geometry, mass: float, ctau: np.ndarray, acc, err):

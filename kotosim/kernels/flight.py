@@ -48,6 +48,13 @@ Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
 - ``hist[nct, 2, nbins]``: distribution of the phi decay point (lab z or flight distance),
   weighted by w g (LHCb: by w).
 
+Speed without changing the events: every azimuth and Box-Muller angle takes its sin/cos from
+:func:`kotosim.kernels.rng.sincos_2pi` (the same uniform, a polynomial instead of libm, values
+within 1e-15); helpers are inlined; ``fine_curve`` off (scans) skips the fine c tau grid; the
+VELO module count stops once ``velo_min_modules`` is reached. The same seed gives the same
+events as the libm version, every cut passed alike, acceptances equal to ~1e-13 relative
+(tests/test_flight_speed_invariance.py; throughput: validation/benchmark_flight.py).
+
 Units: MeV, mm, rad.
 """
 
@@ -62,8 +69,17 @@ from numba import njit, prange
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
 from .propagation import decay_probability, intervals, survival_outside, union_intervals
-from .rng import gauss_pair, uniform
+from .rng import gauss_pair, sincos_2pi, uniform
 from .sampling import truncated_exponential
+
+# every kernel here: cached, FASTMATH (no approximate functions), and error_model="numpy" (no
+# zero-division check on each division: the divisions are guarded by the physics -- |p| > 0,
+# p_z > 0 before slopes, lambda > 0 -- and a run that passed under the Python model gives the
+# same bits under the NumPy model). Small helpers are inlined at numba IR level (no call, no
+# reference counting of the arrays they take inside the event loop); they use the same
+# flags as their callers, so the arithmetic is unchanged.
+_JIT = {"cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+_INLINE = {**_JIT, "inline": "always"}
 
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
 # BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
@@ -182,16 +198,18 @@ class FlightConfig(NamedTuple):
     res_p_rest: float = 0.0
     cos_max: float = 1.0
     velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
+    # fill ``curve`` (the fine c tau grid drawn in the plot); scans switch it off
+    fine_curve: bool = True
 
 
 # ---------------------------------------------------------------------------- sources
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_xf(rs: np.ndarray, n: float) -> float:
     """x_F in [0, 1) from dN/dx_F ~ (1 - x_F)^n (inverse CDF: 1 - (1 - u)^(1/(n+1)))."""
     return 1.0 - (1.0 - uniform(rs)) ** (1.0 / (n + 1.0))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
     """p_T from dN/dp_T ~ p_T exp(-a p_T - b p_T^2), exact.
 
@@ -205,15 +223,16 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
     return math.sqrt(-math.log(1.0 - uniform(rs)) / b)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
     """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
     c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
-    return ((1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
-            * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
+    # c1 = 0 (K+): c0 + 0 (1 - x)^c2 is c0 exactly ((1 - x)^c2 is finite for x < 1), no pow
+    cf = cfg.bm_c0 if cfg.bm_c1 == 0.0 else cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2
+    return (1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta) * cf
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
     """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T), a' = a/x^gamma,
     b' = a^2/(2 x^delta) (p_T in GeV)."""
@@ -222,7 +241,7 @@ def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
     return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def barton_alpha(xf: float, pt: float) -> float:
     """A-dependence exponent of invariant cross sections, sigma ~ A^alpha(x_F, p_T) with
     alpha = (0.74 - 0.55 x_F + 0.26 x_F^2)(0.98 + 0.21 p_T^2) (p_T in GeV; Barton et al.,
@@ -230,7 +249,7 @@ def barton_alpha(xf: float, pt: float) -> float:
     return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, float, float]:
     """p_T envelope of the BMPT sampler at CM rapidity y (masses in GeV): (A0, B0, a_e) with
     p_T (1 + a' p_T + b' p_T^2) e^(-a' p_T) A^(alpha - alpha(0, 0)) <=
@@ -247,13 +266,13 @@ def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, flo
             a / x_top ** cfg.bm_gamma - c * cfg.bm_ptmax)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
     """int_0^inf p (1 + a0 p + b0 p^2) exp(-ae p) dp = 1/ae^2 + 2 a0/ae^3 + 6 b0/ae^4."""
     return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
     """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
     section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
@@ -304,7 +323,7 @@ def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, flo
             return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
     p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
@@ -312,7 +331,7 @@ def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
     return p0 * math.sqrt((1.0 - u) ** (1.0 / (1.0 - n)) - 1.0)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: float) -> float:
     """Lab p_z of a hadron with Feynman x_F = p*_L/(sqrt(s)/2) and p_T, produced by a beam of
     energy e_beam on a nucleon (mass m_target) at rest: p_z = gamma (p*_L + beta E*)."""
@@ -326,39 +345,39 @@ def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: flo
     return gam * pl + bg * es
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def sample_parent(rs: np.ndarray, cfg: FlightConfig
                   ) -> tuple[float, float, float, float, float, float]:
     """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
     if cfg.source == SRC_BEAM:
-        g1, g2 = gauss_pair(rs)
+        g1, g2 = gauss_pair(rs, True)
         p = cfg.p_beam * (1.0 + cfg.p_spread * g1)
         tx = cfg.divergence * g2
-        ty = cfg.divergence * gauss_pair(rs)[0] if cfg.divergence > 0.0 else 0.0
+        ty = cfg.divergence * gauss_pair(rs, True)[0] if cfg.divergence > 0.0 else 0.0
         nrm = math.sqrt(1.0 + tx * tx + ty * ty)
         return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
-    phi = 2.0 * math.pi * uniform(rs)
+    sphi, cphi = sincos_2pi(uniform(rs))  # azimuth
     if cfg.source == SRC_BMPT:
         pt, pz = sample_bmpt(rs, cfg, cfg.m_parent)
-        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+        return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
     if cfg.source == SRC_TARGET:
         xf = sample_xf(rs, cfg.xf_power)
         pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
         pz = fixed_target_pz(xf, pt, cfg.m_parent, cfg.e_beam, cfg.m_target)
-        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+        return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
     # SRC_COLLIDER: Gaussian rapidity, p_T independent; kept only inside eta_min..eta_max
     while True:
         pt = sample_collider_pt(rs, cfg.pt0, cfg.pt_n)
-        y = cfg.sigma_y * gauss_pair(rs)[0]
+        y = cfg.sigma_y * gauss_pair(rs, True)[0]
         mt = math.sqrt(cfg.m_parent * cfg.m_parent + pt * pt)
         pz = mt * math.sinh(y)
         if pt > 0.0:
             eta = math.asinh(pz / pt)
             if cfg.eta_min < eta < cfg.eta_max:
-                return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+                return 0.0, 0.0, 0.0, pt * cphi, pt * sphi, pz
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
     """Path length s of the parent before it decays and the event weight."""
     lam = p / cfg.m_parent * cfg.ctau_parent
@@ -377,17 +396,17 @@ def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tup
 
 
 # ---------------------------------------------------------------------------- stopped K+ (E949)
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]:
     """Stopping point of a K+ at rest: uniform in the cylinder r < stop_radius,
     |z| < stop_half_length (r = R sqrt(u) for a uniform disc)."""
     r = cfg.stop_radius * math.sqrt(uniform(rs))
-    a = 2.0 * math.pi * uniform(rs)
+    sa, ca = sincos_2pi(uniform(rs))
     z = cfg.stop_half_length * (2.0 * uniform(rs) - 1.0)
-    return r * math.cos(a), r * math.sin(a), z
+    return r * ca, r * sa, z
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
                       ) -> tuple[float, float, float, float, float, float, float, float, float]:
     """Parent momentum (kx, ky, kz, |p|), its flight s to the decay vertex, the event weight
@@ -402,14 +421,14 @@ def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
     return (kx, ky, kz, pk, s, w, x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float, int]:
     """pi+ of K+ -> pi+ phi at rest: |cos theta| < cos_max (drift-chamber and range-stack
     acceptance) and the smeared momentum p (1 + res_p_rest g) in pnn1 or pnn2.
     Returns (passed, p_reco, m^2_miss from p_reco, window: 0 pnn1, 1 pnn2, -1 none)."""
     p = math.sqrt(hx * hx + hy * hy + hz * hz)
-    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs)[0]) if cfg.smear else p
+    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs, True)[0]) if cfg.smear else p
     m2 = missing_mass2(0.0, 0.0, 0.0, cfg.m_parent, 0.0, 0.0, q, cfg.m_h)
     if not abs(hz) < cfg.cos_max * p:
         return False, q, m2, -1
@@ -420,7 +439,7 @@ def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: flo
     return False, q, m2, -1
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def invisible_mode(mode: int) -> bool:
     """Modes where phi counts as invisible unless it decays in the ``veto`` volumes."""
     return mode == MODE_NA62 or mode == MODE_E949
@@ -434,7 +453,7 @@ def invisible_mode(mode: int) -> bool:
 NPLANE = 9
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
     """Whether the point (x, y) on plane row ``i`` is inside its sensitive area."""
     dx = x - planes[i, 1]
@@ -455,7 +474,7 @@ def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
     return True
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
                    pz: float, z_kick: float, kick: float) -> bool:
     """Straight track from (x, y, z) through every plane downstream of it; at ``z_kick`` its
@@ -484,12 +503,12 @@ def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, 
 
 
 # ---------------------------------------------------------------------------- NA62 selection
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel: float, th: float
                  ) -> tuple[float, float, float]:
     """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
-    g1, g2 = gauss_pair(rs)
-    g3 = gauss_pair(rs)[0]
+    g1, g2 = gauss_pair(rs, True)
+    g3 = gauss_pair(rs, True)[0]
     tx = px / pz + th * g1
     ty = py / pz + th * g2
     q = p * (1.0 + rel * g3)
@@ -497,7 +516,7 @@ def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel:
     return q * tx / n, q * ty / n, q / n
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: float,
                   hz: float, m_h: float) -> float:
     """m^2_miss = (P_K - P_pi)^2 from the two 3-momenta and mass hypotheses [MeV^2]."""
@@ -508,7 +527,7 @@ def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: fl
     return de * de - (dx * dx + dy * dy + dz * dz)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float,
                 vz: float, kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
                 ) -> tuple[bool, float, float]:
@@ -531,7 +550,7 @@ def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float
 
 
 # ---------------------------------------------------------------------------- daughters
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def eta_of(px: float, py: float, pz: float) -> float:
     pt = math.sqrt(px * px + py * py)
     if pt == 0.0:
@@ -539,7 +558,7 @@ def eta_of(px: float, py: float, pz: float) -> float:
     return math.asinh(pz / pt)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                   e_min: float, e_max: float) -> bool:
     """CHARM: both daughters (lab four-momenta ``d``) from (x, y, z) reach every plane inside
@@ -553,7 +572,7 @@ def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return True
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                    e_min: float, e_max: float, n_min: int) -> bool:
     """CHARM: at least ``n_min`` of the two daughters (lab four-momenta ``d``) from (x, y, z)
@@ -571,11 +590,12 @@ def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
     return n_on >= n_min
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
-                   pz: float) -> int:
+                   pz: float, n_stop: int = 1 << 30) -> int:
     """Number of plane rows downstream of (x, y, z) whose sensitive area the straight track
-    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order)."""
+    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order), counted up to
+    ``n_stop`` (the count stops there: enough for a "crosses at least n_stop" test)."""
     if pz <= 0.0:
         return 0
     n = 0
@@ -583,22 +603,25 @@ def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, 
         zp = planes[i, 0]
         if zp > z and on_plane(planes, i, x + (zp - z) * px / pz, y + (zp - z) * py / pz):
             n += 1
+            if n >= n_stop:
+                break
     return n
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
                       n_min: int) -> bool:
     """LHCb displaced: both daughters (lab four-momenta ``d``) from (x, y, z) cross at least
     ``n_min`` VELO modules (``planes`` rows) downstream of the decay point."""
     for k in range(2):
-        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2]) < n_min:
+        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2],
+                          n_min) < n_min:
             return False
     return True
 
 
 # ---------------------------------------------------------------------------- the event loop
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     wa = w * a
     q[k, 0, i] += wa
@@ -606,7 +629,13 @@ def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
     q[k, 2, i] += w * wa
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
+def _row8(a: np.ndarray, c: int) -> tuple:
+    """Row ``c`` of an (n, 8) array as a tuple of scalars (no array view in the loop)."""
+    return (a[c, 0], a[c, 1], a[c, 2], a[c, 3], a[c, 4], a[c, 5], a[c, 6], a[c, 7])
+
+
+@njit(**_INLINE)
 def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
               vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
     """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
@@ -615,7 +644,7 @@ def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: f
     return vx + t * ux, vy + t * uy, vz + t * uz
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_INLINE)
 def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
     if cfg.hist_log:
         if not v > 0.0:
@@ -628,7 +657,7 @@ def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
     return int(f * nb)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(**_JIT)
 def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
            ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray, planes: np.ndarray,
            dau: np.ndarray,
@@ -638,7 +667,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
-    ncv = ctau_curve.size
+    ncv = ctau_curve.size if cfg.fine_curve else 0
     ns, nv, nd = signal.shape[0], veto.shape[0], dau.shape[0]
     iv_s = np.zeros((max(ns, 1), 2))
     mg_s = np.zeros((max(ns, 1), 2))
@@ -654,7 +683,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         # --- parent, its decay vertex and P -> h phi
         kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rs, cfg)
         ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
-        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
+        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi, True)
         hx, hy, hz = d[0], d[1], d[2]
         fx, fy, fz, fe = d[4], d[5], d[6], d[7]
         pf = math.sqrt(fx * fx + fy * fy + fz * fz)
@@ -687,7 +716,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         for c in range(nd):
             dok[c] = False
             if not invisible_mode(cfg.mode) and cfg.m_phi > 2.0 * dau[c, 0]:
-                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
+                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0], True)
                 for k in range(8):
                     dk[c, k] = dd[k]
                 dok[c] = True
@@ -733,7 +762,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                         px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
                                                   vz, ux, uy, uz)
                         for c in range(nd):
-                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, dk[c],
+                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, _row8(dk, c),
                                                             cfg.velo_min_modules):
                                 a[Q_DAU + c, i] += pr
                 else:
@@ -751,7 +780,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                                               ux, uy, uz)
                     for c in range(nd):
                         n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
-                        if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
+                        if dok[c] and daughters_seen(planes, px_, py_, pz_, _row8(dk, c),
                                                      dau[c, 1], dau[c, 2], n_min):
                             a[Q_DAU + c, i] += pr
             for k in range(NQ):
@@ -799,7 +828,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                 rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
+@njit(parallel=True, **_JIT)
 def run_chunks(cfg: FlightConfig, seeds: np.ndarray, chunks: np.ndarray, ctau: np.ndarray,
                ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
                planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,

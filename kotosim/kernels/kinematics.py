@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from ._flags import FASTMATH
-from .rng import uniform
+from .rng import sincos_2pi, uniform
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -31,9 +31,14 @@ def two_body_momentum(m_parent: float, m1: float, m2: float) -> float:
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def isotropic_direction(rs: np.ndarray) -> tuple[float, float, float]:
-    """Unit vector uniformly distributed on the sphere (cos(theta) and phi uniform)."""
+def isotropic_direction(rs: np.ndarray, poly: bool = False) -> tuple[float, float, float]:
+    """Unit vector uniformly distributed on the sphere (cos(theta) and phi uniform).
+    ``poly``: cos and sin of phi from :func:`kotosim.kernels.rng.sincos_2pi` (same uniforms)."""
     cost = 2.0 * uniform(rs) - 1.0
+    if poly:
+        sn, cs = sincos_2pi(uniform(rs))
+        sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+        return sint * cs, sint * sn, cost
     phi = 2.0 * math.pi * uniform(rs)
     sint = math.sqrt(max(0.0, 1.0 - cost * cost))
     return sint * math.cos(phi), sint * math.sin(phi), cost
@@ -60,14 +65,16 @@ def boost_to_lab(
 @njit(cache=True, fastmath=FASTMATH)
 def decay_two_body(
     rs: np.ndarray, bpx: float, bpy: float, bpz: float, be: float, bm: float, m1: float, m2: float,
+    poly: bool = False,
 ) -> tuple[float, float, float, float, float, float, float, float]:
     """Isotropic two-body decay of a parent (lab four-momentum, mass ``bm``) into m1 + m2,
     drawing its direction from the generator state ``rs``.
 
-    Returns the lab four-momenta (p1x, p1y, p1z, E1, p2x, p2y, p2z, E2) in MeV.
+    Returns the lab four-momenta (p1x, p1y, p1z, E1, p2x, p2y, p2z, E2) in MeV. ``poly``: see
+    :func:`isotropic_direction`.
     """
     q = two_body_momentum(bm, m1, m2)
-    ux, uy, uz = isotropic_direction(rs)
+    ux, uy, uz = isotropic_direction(rs, poly)
     e1 = math.sqrt(q * q + m1 * m1)
     e2 = math.sqrt(q * q + m2 * m2)
     a = boost_to_lab(q * ux, q * uy, q * uz, e1, bpx, bpy, bpz, be, bm)

@@ -1,0 +1,811 @@
+"""The shared decay-in-flight event loop of NA62, E949, CHARM and LHCb.
+
+Per event (DESIGN.md "the way data flows"):
+
+1. a parent P from the experiment's *source* (``SRC_BEAM``: fixed-momentum beam with a
+   Gaussian spread along the axis; ``SRC_TARGET``: factorised (x_F, p_T) spectrum from a point
+   target; ``SRC_BMPT``: the BMPT invariant cross section (x_R, p_T) scaled to the target
+   nucleus, from a point target; ``SRC_COLLIDER``: (p_T, y) spectrum from the interaction
+   point, 2 < eta < 5; ``SRC_AT_REST``: a K+ stopped in a target, at rest, uniform in a
+   cylinder -- E949);
+2. its decay vertex (``VTX_WINDOW``: exponential law truncated to a z window, weight = the
+   probability to decay in it; ``VTX_FREE``: untruncated exponential, weight 1;
+   ``VTX_ABSORB``: decay competing with absorption in the dump, weight
+   lambda_abs/(lambda_abs + lambda_dec); ``VTX_AT_REST``: decay where the parent stopped,
+   weight 1 -- every stopped K+ decays);
+3. the two-body decay P -> h phi (isotropic, :func:`kinematics.decay_two_body`);
+4. phi's straight path through the ``signal`` and ``veto`` volume lists
+   (:mod:`kinematics.propagation`) and, for every c tau of the grid, the exact probabilities
+   P = exp(-L1/lambda) - exp(-L2/lambda) (DESIGN.md principle 1);
+5. the experiment-specific selection, picked by the integer ``cfg.mode`` -- small njit
+   functions, no copied event loops:
+
+   - ``MODE_NA62``: pi+ (h) smeared momentum window, the two m^2_miss regions, pi+ inside the
+     STRAW chambers and the LKr (``planes``, magnet kick); phi counted invisible with weight
+     1 - P(decay in the veto volumes);
+   - ``MODE_CHARM``: phi -> d d (``dau`` rows: e+e-, mu+mu-, gamma gamma) decaying inside the
+     signal volume, the decay point drawn for each c tau from the exponential truncated to the
+     path interval, at least ``dau[c, 3]`` (default 2) daughters inside the calorimeter face
+     (``planes``), each of those in the energy window;
+   - ``MODE_E949``: pi+ from a K+ at rest (E949, arXiv:0903.0030): smeared momentum in the
+     pnn1 or pnn2 window, polar angle inside the drift-chamber acceptance; phi counted
+     invisible with weight 1 - P(decay inside the detector) like NA62; quantities Q_DAU and
+     Q_DAU + 1 hold the invisible acceptance of pnn1 and pnn2 separately;
+   - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
+     channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
+     volume beyond ``displaced_min``, daughters in the eta range; with ``velo_min_modules``
+     > 0 a decay point per c tau and both daughters through that many VELO modules,
+     ``planes``).
+
+Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
+
+- ``counts[N_COUNTS]``: events, sum w, sum w^2, sum w g, sum w^2 g (w: parent weight,
+  g: the lifetime-independent selection -- NA62 pi+ selected; CHARM/LHCb phi path crosses a
+  signal volume);
+- ``q[NQ, 3, nct]``: for each quantity a(c tau): sum w a, sum (w a)^2, sum w^2 a (the last for
+  the ratio-estimator error of acceptances per parent decay);
+- ``curve[3, ncurve]``: the same for quantity 0 (NA62, LHCb) or 1 (CHARM) on a fine c tau grid;
+- ``hist[nct, 2, nbins]``: distribution of the phi decay point (lab z or flight distance),
+  weighted by w g (LHCb: by w).
+
+Units: MeV, mm, rad.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ._flags import FASTMATH
+from .kinematics import decay_two_body
+from .propagation import decay_probability, intervals, survival_outside, union_intervals
+from .rng import gauss_pair, uniform
+from .sampling import truncated_exponential
+
+SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
+# BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
+# far from the others so that a source added elsewhere cannot take the same number silently
+SRC_BMPT = 10
+VTX_WINDOW, VTX_FREE, VTX_ABSORB = 0, 1, 2
+MODE_NA62, MODE_CHARM, MODE_LHCB = 0, 1, 2
+HIST_Z, HIST_FLIGHT = 0, 1
+# E949 (stopped K+): a fourth source, vertex law and selection
+SRC_AT_REST = 3
+VTX_AT_REST = 3
+MODE_E949 = 3
+
+N_COUNTS = 5
+NQ = 5            # quantity 0: main; 1: decay in signal volume; 2..4: daughter channels 0..2
+MAX_DAU = NQ - 2  # at most three daughter channels
+# quantity indices
+Q_MAIN, Q_SIGNAL, Q_DAU = 0, 1, 2
+Q_PROMPT_DAU = NQ - 1  # LHCb (at most two daughter channels): prompt, channel-0 daughters in eta
+
+# columns of the event-sample record
+REC_FIELDS = (
+    "parent_px", "parent_py", "parent_pz", "parent_e",
+    "vtx_x", "vtx_y", "vtx_z",
+    "h_px", "h_py", "h_pz", "h_e",
+    "phi_px", "phi_py", "phi_pz", "phi_e",
+    "h_p_reco", "m2miss_reco", "w_parent", "selected",
+    "signal_l1", "signal_l2", "veto_l1", "veto_l2", "parent_flight",
+)
+NREC = len(REC_FIELDS)
+
+
+class FlightConfig(NamedTuple):
+    """Scalar configuration of the flight kernel (internal units: MeV, mm, rad).
+
+    Fields not used by a mode keep their defaults."""
+
+    mode: int
+    source: int
+    vertex: int
+    m_parent: float
+    ctau_parent: float
+    m_h: float
+    m_phi: float
+    chunk_size: int
+    n_events: int
+    record_cap: int
+    hist_var: int = HIST_Z
+    hist_log: bool = False
+    hist_lo: float = 0.0
+    hist_hi: float = 1.0
+    # SRC_BEAM
+    p_beam: float = 0.0
+    p_spread: float = 0.0       # relative rms
+    divergence: float = 0.0     # rms angle per plane [rad]
+    z_start: float = 0.0
+    z_end: float = 0.0
+    # SRC_TARGET (x_F, p_T) from a point target at the origin
+    e_beam: float = 0.0
+    m_target: float = 0.0
+    xf_power: float = 0.0
+    pt_a: float = 0.0           # [1/MeV]
+    pt_b: float = 0.0           # [1/MeV^2]
+    abs_length: float = 0.0     # VTX_ABSORB [mm]
+    # SRC_BMPT (see sample_bmpt; GeV units as in the paper, forward CM hemisphere)
+    bm_b: float = 0.0           # B
+    bm_alpha: float = 0.0       # alpha: (1 - x_R)^alpha
+    bm_beta: float = 0.0        # beta: x_R^-beta
+    bm_a: float = 1.0           # a [1/GeV]: a'(x_R) = a / x_R^gamma
+    bm_gamma: float = 0.0
+    bm_delta: float = 0.0       # b'(x_R) = a^2 / (2 x_R^delta)
+    bm_c0: float = 1.0          # charge factor c0 + c1 (1 - x_R)^c2 (K-/K+ ratio, K0 mixture)
+    bm_c1: float = 0.0
+    bm_c2: float = 0.0
+    bm_ln_a: float = 0.0        # ln(A_target / A_Be) for the Barton et al. A^alpha scaling
+    bm_emax: float = 1.0        # E*_max [GeV] (x_R = E*/E*_max)
+    bm_ycm: float = 0.0         # rapidity of the p-nucleon CM in the lab
+    bm_ptmax: float = 3.0       # p_T cut-off [GeV] of the sampled spectrum
+    bm_env: float = 1.0         # envelope constant: x_R factor bound x max of the A scaling
+    bm_kappa: float = 0.0       # envelope slope in y*: x_R factor <= bm_env exp(-kappa y*)
+    bm_zmax: float = 1.0        # bound of the p_T envelope's integral over y* (gamma_mix_norm)
+    # SRC_COLLIDER
+    pt0: float = 1.0
+    pt_n: float = 3.5
+    sigma_y: float = 1.0
+    eta_min: float = 2.0
+    eta_max: float = 5.0
+    # MODE_NA62 pi+ selection
+    smear: bool = True
+    p_min: float = 0.0
+    p_max: float = 0.0
+    m2_lo1: float = 0.0
+    m2_hi1: float = 0.0
+    m2_lo2: float = 0.0
+    m2_hi2: float = 0.0
+    res_pk: float = 0.0         # K+ sigma_p/p (GTK)
+    res_thk: float = 0.0        # K+ angular resolution per plane [rad]
+    res_ppi_a: float = 0.0      # pi+ sigma_p/p constant term
+    res_ppi_b: float = 0.0      # pi+ sigma_p/p term proportional to p [1/MeV]
+    res_thpi: float = 0.0       # pi+ angular resolution per plane [rad]
+    z_kick: float = 0.0         # magnet (thin lens) position
+    kick: float = 0.0           # p_x kick of a positive particle [MeV]
+    # MODE_LHCB
+    prompt_length: float = 0.0
+    displaced_min: float = 0.0
+    dau_eta_min: float = 2.0
+    dau_eta_max: float = 5.0
+    # SRC_AT_REST: stopping point uniform in a cylinder about the origin (axis z)
+    stop_radius: float = 0.0
+    stop_half_length: float = 0.0
+    # MODE_E949 pi+ selection: momentum windows pnn1, pnn2 [MeV], sigma_p/p, |cos theta| max
+    pnn1_lo: float = 0.0
+    pnn1_hi: float = 0.0
+    pnn2_lo: float = 0.0
+    pnn2_hi: float = 0.0
+    res_p_rest: float = 0.0
+    cos_max: float = 1.0
+    velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
+
+
+# ---------------------------------------------------------------------------- sources
+@njit(cache=True, fastmath=FASTMATH)
+def sample_xf(rs: np.ndarray, n: float) -> float:
+    """x_F in [0, 1) from dN/dx_F ~ (1 - x_F)^n (inverse CDF: 1 - (1 - u)^(1/(n+1)))."""
+    return 1.0 - (1.0 - uniform(rs)) ** (1.0 / (n + 1.0))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
+    """p_T from dN/dp_T ~ p_T exp(-a p_T - b p_T^2), exact.
+
+    a > 0: Gamma(2, 1/a) proposal (sum of two exponentials), accepted with exp(-b p_T^2);
+    a = 0: inverse CDF of the Gaussian form, p_T = sqrt(-ln(1 - u)/b)."""
+    if a > 0.0:
+        while True:
+            pt = -(math.log(1.0 - uniform(rs)) + math.log(1.0 - uniform(rs))) / a
+            if b <= 0.0 or uniform(rs) <= math.exp(-b * pt * pt):
+                return pt
+    return math.sqrt(-math.log(1.0 - uniform(rs)) / b)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_x_factor(x: float, cfg: FlightConfig) -> float:
+    """BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
+    c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4)."""
+    return ((1.0 - x) ** cfg.bm_alpha * (1.0 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
+            * (cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_factor(x: float, pt: float, cfg: FlightConfig) -> float:
+    """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T), a' = a/x^gamma,
+    b' = a^2/(2 x^delta) (p_T in GeV)."""
+    ap = cfg.bm_a / x ** cfg.bm_gamma
+    bp = cfg.bm_a * cfg.bm_a / (2.0 * x ** cfg.bm_delta)
+    return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def barton_alpha(xf: float, pt: float) -> float:
+    """A-dependence exponent of invariant cross sections, sigma ~ A^alpha(x_F, p_T) with
+    alpha = (0.74 - 0.55 x_F + 0.26 x_F^2)(0.98 + 0.21 p_T^2) (p_T in GeV; Barton et al.,
+    PRD 27 (1983) 2580, as used with BMPT)."""
+    return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def bmpt_pt_envelope(y: float, mg: float, cfg: FlightConfig) -> tuple[float, float, float]:
+    """p_T envelope of the BMPT sampler at CM rapidity y (masses in GeV): (A0, B0, a_e) with
+    p_T (1 + a' p_T + b' p_T^2) e^(-a' p_T) A^(alpha - alpha(0, 0)) <=
+    p_T (1 + A0 p_T + B0 p_T^2) e^(-a_e p_T) for p_T < bm_ptmax: x_R lies in
+    [x0, x_top] = [m, m_T(p_T,max)] cosh(y)/E*_max, so a' <= A0 = a/x0^gamma,
+    b' <= B0 = a^2/(2 x0^delta), a' >= a/x_top^gamma, and the A scaling grows at most like
+    exp(c p_T p_T,max), c = 0.74 x 0.21 max(ln(A/A_Be), 0)."""
+    ch = math.cosh(y)
+    x0 = mg * ch / cfg.bm_emax
+    x_top = min(1.0, math.sqrt(mg * mg + cfg.bm_ptmax * cfg.bm_ptmax) * ch / cfg.bm_emax)
+    a = cfg.bm_a
+    c = 0.74 * 0.21 * max(cfg.bm_ln_a, 0.0)
+    return (a / x0 ** cfg.bm_gamma, a * a / (2.0 * x0 ** cfg.bm_delta),
+            a / x_top ** cfg.bm_gamma - c * cfg.bm_ptmax)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def gamma_mix_norm(a0: float, b0: float, ae: float) -> float:
+    """int_0^inf p (1 + a0 p + b0 p^2) exp(-ae p) dp = 1/ae^2 + 2 a0/ae^3 + 6 b0/ae^4."""
+    return 1.0 / (ae * ae) + 2.0 * a0 / (ae * ae * ae) + 6.0 * b0 / (ae * ae * ae * ae)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float) -> tuple[float, float]:
+    """(p_T, lab p_z) [MeV] of a meson of mass ``m`` [MeV] from the BMPT invariant cross
+    section E d3sigma/dp3 ~ x-factor(x_R) p_T-factor(x_R, p_T), scaled from Be to the target
+    with A^alpha(x_F, p_T), in the forward CM hemisphere (y* > 0), p_T < bm_ptmax.
+
+    Exact rejection sampling in (y*, p_T), where dN/dy* dp_T ~ p_T E d3sigma/dp3, from the
+    envelope bm_env exp(-kappa y*) p_T (1 + A0 p_T + B0 p_T^2) exp(-a_e p_T)
+    (:func:`bmpt_pt_envelope`): y* from exp(-kappa y*) on [0, acosh(E*_max/m)], kept with
+    probability Z(y*)/bm_zmax (Z = :func:`gamma_mix_norm`, the envelope's p_T integral), then
+    p_T from the mixture of Gamma(2, 3, 4) laws, then the ratio target/envelope. bm_env,
+    kappa and bm_zmax bound the x factor times the A scaling at p_T = 0 and Z on a y* grid
+    (computed where the configuration is built)."""
+    mg = m * 1e-3
+    emax = cfg.bm_emax
+    ymax = math.acosh(emax / mg)
+    pstar_max = math.sqrt(max(emax * emax - mg * mg, 1e-300))
+    kap = cfg.bm_kappa
+    ey = -math.expm1(-kap * ymax) if kap > 0.0 else 0.0
+    while True:
+        if kap > 0.0:
+            y = -math.log1p(-uniform(rs) * ey) / kap
+        else:
+            y = ymax * uniform(rs)
+        a0, b0, ae = bmpt_pt_envelope(y, mg, cfg)
+        w2 = 1.0 / (ae * ae)
+        w3 = 2.0 * a0 / (ae * ae * ae)
+        wt = gamma_mix_norm(a0, b0, ae)
+        if uniform(rs) * cfg.bm_zmax > wt:
+            continue
+        u = uniform(rs) * wt
+        k = 2 if u < w2 else (3 if u < w2 + w3 else 4)
+        prod = 1.0
+        for _ in range(k):
+            prod *= 1.0 - uniform(rs)
+        pt = -math.log(prod) / ae
+        if pt > cfg.bm_ptmax:
+            continue
+        mt = math.sqrt(mg * mg + pt * pt)
+        x = mt * math.cosh(y) / emax
+        if x >= 1.0:
+            continue
+        xf = mt * math.sinh(y) / pstar_max
+        target = (bmpt_x_factor(x, cfg) * bmpt_pt_factor(x, pt, cfg)
+                  * math.exp(cfg.bm_ln_a * barton_alpha(xf, pt)))
+        env = (cfg.bm_env * math.exp(-kap * y) * (1.0 + a0 * pt + b0 * pt * pt)
+               * math.exp(-ae * pt))
+        if uniform(rs) * env <= target:
+            return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_collider_pt(rs: np.ndarray, p0: float, n: float) -> float:
+    """p_T from dN/dp_T ~ p_T (1 + p_T^2/p0^2)^(-n) (research notes sec. 3a), inverse CDF
+    p_T = p0 sqrt((1 - u)^(1/(1-n)) - 1)."""
+    u = uniform(rs)
+    return p0 * math.sqrt((1.0 - u) ** (1.0 / (1.0 - n)) - 1.0)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def fixed_target_pz(xf: float, pt: float, m: float, e_beam: float, m_target: float) -> float:
+    """Lab p_z of a hadron with Feynman x_F = p*_L/(sqrt(s)/2) and p_T, produced by a beam of
+    energy e_beam on a nucleon (mass m_target) at rest: p_z = gamma (p*_L + beta E*)."""
+    p_beam = math.sqrt(max(e_beam * e_beam - m_target * m_target, 0.0))
+    s = m_target * m_target * 2.0 + 2.0 * m_target * e_beam
+    rs = math.sqrt(s)
+    gam = (e_beam + m_target) / rs
+    bg = p_beam / rs
+    pl = xf * 0.5 * rs
+    es = math.sqrt(m * m + pt * pt + pl * pl)
+    return gam * pl + bg * es
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_parent(rs: np.ndarray, cfg: FlightConfig
+                  ) -> tuple[float, float, float, float, float, float]:
+    """Parent origin (x, y, z) and momentum (px, py, pz) from the configured source."""
+    if cfg.source == SRC_BEAM:
+        g1, g2 = gauss_pair(rs)
+        p = cfg.p_beam * (1.0 + cfg.p_spread * g1)
+        tx = cfg.divergence * g2
+        ty = cfg.divergence * gauss_pair(rs)[0] if cfg.divergence > 0.0 else 0.0
+        nrm = math.sqrt(1.0 + tx * tx + ty * ty)
+        return 0.0, 0.0, cfg.z_start, p * tx / nrm, p * ty / nrm, p / nrm
+    phi = 2.0 * math.pi * uniform(rs)
+    if cfg.source == SRC_BMPT:
+        pt, pz = sample_bmpt(rs, cfg, cfg.m_parent)
+        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+    if cfg.source == SRC_TARGET:
+        xf = sample_xf(rs, cfg.xf_power)
+        pt = sample_pt(rs, cfg.pt_a, cfg.pt_b)
+        pz = fixed_target_pz(xf, pt, cfg.m_parent, cfg.e_beam, cfg.m_target)
+        return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+    # SRC_COLLIDER: Gaussian rapidity, p_T independent; kept only inside eta_min..eta_max
+    while True:
+        pt = sample_collider_pt(rs, cfg.pt0, cfg.pt_n)
+        y = cfg.sigma_y * gauss_pair(rs)[0]
+        mt = math.sqrt(cfg.m_parent * cfg.m_parent + pt * pt)
+        pz = mt * math.sinh(y)
+        if pt > 0.0:
+            eta = math.asinh(pz / pt)
+            if cfg.eta_min < eta < cfg.eta_max:
+                return 0.0, 0.0, 0.0, pt * math.cos(phi), pt * math.sin(phi), pz
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def sample_vertex(rs: np.ndarray, cfg: FlightConfig, p: float, dz: float) -> tuple[float, float]:
+    """Path length s of the parent before it decays and the event weight."""
+    lam = p / cfg.m_parent * cfg.ctau_parent
+    if cfg.vertex == VTX_WINDOW:
+        return truncated_exponential(rs, lam, (cfg.z_end - cfg.z_start) / dz)
+    if cfg.vertex == VTX_ABSORB:
+        # decay (length lam) competes with absorption (length la): the first to happen is at
+        # an exponential distance of length lam la/(lam + la); it is a decay with probability
+        # la/(la + lam) (notes sec. 2c; inputs.md sec. 4)
+        la = cfg.abs_length
+        lc = lam * la / (lam + la)
+        s = -lc * math.log1p(-uniform(rs))
+        return s, la / (la + lam)
+    s = -lam * math.log1p(-uniform(rs))
+    return s, 1.0
+
+
+# ---------------------------------------------------------------------------- stopped K+ (E949)
+@njit(cache=True, fastmath=FASTMATH)
+def sample_stop(rs: np.ndarray, cfg: FlightConfig) -> tuple[float, float, float]:
+    """Stopping point of a K+ at rest: uniform in the cylinder r < stop_radius,
+    |z| < stop_half_length (r = R sqrt(u) for a uniform disc)."""
+    r = cfg.stop_radius * math.sqrt(uniform(rs))
+    a = 2.0 * math.pi * uniform(rs)
+    z = cfg.stop_half_length * (2.0 * uniform(rs) - 1.0)
+    return r * math.cos(a), r * math.sin(a), z
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def parent_and_vertex(rs: np.ndarray, cfg: FlightConfig
+                      ) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """Parent momentum (kx, ky, kz, |p|), its flight s to the decay vertex, the event weight
+    and the vertex (vx, vy, vz), for every source: a parent at rest (``SRC_AT_REST``) decays
+    where it stopped with weight 1; the others fly from their origin (:func:`sample_vertex`)."""
+    if cfg.source == SRC_AT_REST:
+        vx, vy, vz = sample_stop(rs, cfg)
+        return 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, vx, vy, vz
+    x0, y0, z0, kx, ky, kz = sample_parent(rs, cfg)
+    pk = math.sqrt(kx * kx + ky * ky + kz * kz)
+    s, w = sample_vertex(rs, cfg, pk, kz / pk)
+    return (kx, ky, kz, pk, s, w, x0 + s * kx / pk, y0 + s * ky / pk, z0 + s * kz / pk)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def e949_select(rs: np.ndarray, cfg: FlightConfig, hx: float, hy: float, hz: float
+                ) -> tuple[bool, float, float, int]:
+    """pi+ of K+ -> pi+ phi at rest: |cos theta| < cos_max (drift-chamber and range-stack
+    acceptance) and the smeared momentum p (1 + res_p_rest g) in pnn1 or pnn2.
+    Returns (passed, p_reco, m^2_miss from p_reco, window: 0 pnn1, 1 pnn2, -1 none)."""
+    p = math.sqrt(hx * hx + hy * hy + hz * hz)
+    q = p * (1.0 + cfg.res_p_rest * gauss_pair(rs)[0]) if cfg.smear else p
+    m2 = missing_mass2(0.0, 0.0, 0.0, cfg.m_parent, 0.0, 0.0, q, cfg.m_h)
+    if not abs(hz) < cfg.cos_max * p:
+        return False, q, m2, -1
+    if cfg.pnn1_lo < q < cfg.pnn1_hi:
+        return True, q, m2, 0
+    if cfg.pnn2_lo < q < cfg.pnn2_hi:
+        return True, q, m2, 1
+    return False, q, m2, -1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def invisible_mode(mode: int) -> bool:
+    """Modes where phi counts as invisible unless it decays in the ``veto`` volumes."""
+    return mode == MODE_NA62 or mode == MODE_E949
+
+
+# ---------------------------------------------------------------------------- detector planes
+# rows of ``planes``: [z, cx, cy, half, oct, r_min, r_max, hole_half, hole_cx]
+#   accepted if |x-cx|, |y-cy| <= half (half > 0), |x-cx| + |y-cy| <= oct (oct > 0),
+#   r_min <= r <= r_max about (cx, cy) (r_max > 0) and outside the square beam hole of
+#   half-size hole_half centred at (hole_cx, cy) (hole_half > 0).
+NPLANE = 9
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def on_plane(planes: np.ndarray, i: int, x: float, y: float) -> bool:
+    """Whether the point (x, y) on plane row ``i`` is inside its sensitive area."""
+    dx = x - planes[i, 1]
+    dy = y - planes[i, 2]
+    half, octa = planes[i, 3], planes[i, 4]
+    if half > 0.0 and (abs(dx) > half or abs(dy) > half):
+        return False
+    if octa > 0.0 and abs(dx) + abs(dy) > octa:
+        return False
+    r2 = dx * dx + dy * dy
+    if r2 < planes[i, 5] * planes[i, 5]:
+        return False
+    if planes[i, 6] > 0.0 and r2 > planes[i, 6] * planes[i, 6]:
+        return False
+    hh = planes[i, 7]
+    if hh > 0.0 and abs(x - planes[i, 8]) < hh and abs(dy) < hh:
+        return False
+    return True
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def track_accepted(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
+                   pz: float, z_kick: float, kick: float) -> bool:
+    """Straight track from (x, y, z) through every plane downstream of it; at ``z_kick`` its
+    p_x changes by ``kick`` (thin-lens dipole, charge included in the sign). Planes must be
+    sorted in z. Fails if it goes backwards or any plane upstream of its origin exists."""
+    if pz <= 0.0:
+        return False
+    kicked = False
+    for i in range(planes.shape[0]):
+        zp = planes[i, 0]
+        if zp <= z:
+            return False
+        if kick != 0.0 and not kicked and zp > z_kick:
+            if z_kick > z:  # propagate to the magnet, then kick
+                x += (z_kick - z) * px / pz
+                y += (z_kick - z) * py / pz
+                z = z_kick
+            px += kick
+            kicked = True
+        x += (zp - z) * px / pz
+        y += (zp - z) * py / pz
+        z = zp
+        if not on_plane(planes, i, x, y):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- NA62 selection
+@njit(cache=True, fastmath=FASTMATH)
+def _smear_track(rs: np.ndarray, p: float, px: float, py: float, pz: float, rel: float, th: float
+                 ) -> tuple[float, float, float]:
+    """Momentum scaled by (1 + rel g) and both slopes shifted by th g (Gaussian g)."""
+    g1, g2 = gauss_pair(rs)
+    g3 = gauss_pair(rs)[0]
+    tx = px / pz + th * g1
+    ty = py / pz + th * g2
+    q = p * (1.0 + rel * g3)
+    n = math.sqrt(1.0 + tx * tx + ty * ty)
+    return q * tx / n, q * ty / n, q / n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def missing_mass2(kx: float, ky: float, kz: float, m_k: float, hx: float, hy: float,
+                  hz: float, m_h: float) -> float:
+    """m^2_miss = (P_K - P_pi)^2 from the two 3-momenta and mass hypotheses [MeV^2]."""
+    ek = math.sqrt(kx * kx + ky * ky + kz * kz + m_k * m_k)
+    eh = math.sqrt(hx * hx + hy * hy + hz * hz + m_h * m_h)
+    de = ek - eh
+    dx, dy, dz = kx - hx, ky - hy, kz - hz
+    return de * de - (dx * dx + dy * dy + dz * dz)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def na62_select(rs: np.ndarray, cfg: FlightConfig, planes: np.ndarray, vx: float, vy: float,
+                vz: float, kx: float, ky: float, kz: float, hx: float, hy: float, hz: float
+                ) -> tuple[bool, float, float]:
+    """pi+ in the STRAW chambers and LKr, 15 < p < 35 GeV/c and m^2_miss in R1 or R2, both
+    from the smeared K+ (GTK) and pi+ (STRAW) momenta. Returns (passed, p_reco, m2_reco)."""
+    if cfg.smear:
+        pk = math.sqrt(kx * kx + ky * ky + kz * kz)
+        ph = math.sqrt(hx * hx + hy * hy + hz * hz)
+        kx, ky, kz = _smear_track(rs, pk, kx, ky, kz, cfg.res_pk, cfg.res_thk)
+        rel = math.sqrt(cfg.res_ppi_a ** 2 + (cfg.res_ppi_b * ph) ** 2)
+        rx, ry, rz = _smear_track(rs, ph, hx, hy, hz, rel, cfg.res_thpi)
+    else:
+        rx, ry, rz = hx, hy, hz
+    p_reco = math.sqrt(rx * rx + ry * ry + rz * rz)
+    m2 = missing_mass2(kx, ky, kz, cfg.m_parent, rx, ry, rz, cfg.m_h)
+    ok = track_accepted(planes, vx, vy, vz, hx, hy, hz, cfg.z_kick, cfg.kick)
+    ok = ok and cfg.p_min < p_reco < cfg.p_max
+    ok = ok and (cfg.m2_lo1 < m2 < cfg.m2_hi1 or cfg.m2_lo2 < m2 < cfg.m2_hi2)
+    return ok, p_reco, m2
+
+
+# ---------------------------------------------------------------------------- daughters
+@njit(cache=True, fastmath=FASTMATH)
+def eta_of(px: float, py: float, pz: float) -> float:
+    pt = math.sqrt(px * px + py * py)
+    if pt == 0.0:
+        return math.inf if pz > 0.0 else -math.inf
+    return math.asinh(pz / pt)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_hit(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                  e_min: float, e_max: float) -> bool:
+    """CHARM: both daughters (lab four-momenta ``d``) from (x, y, z) reach every plane inside
+    its area, each with energy in [e_min, e_max]."""
+    for k in range(2):
+        e = d[4 * k + 3]
+        if not (e_min <= e <= e_max):
+            return False
+        if not track_accepted(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2], 0.0, 0.0):
+            return False
+    return True
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_seen(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                   e_min: float, e_max: float, n_min: int) -> bool:
+    """CHARM: at least ``n_min`` of the two daughters (lab four-momenta ``d``) from (x, y, z)
+    reach every plane inside its area, and every daughter that does has its energy in
+    [e_min, e_max] (ALPINIST ExpParameters.C twoPhotonCondition, CHARM case: one shower on the
+    calorimeter with 5 < E < 50 GeV, or two, both in that window). n_min = 2 is
+    :func:`daughters_hit`."""
+    n_on = 0
+    for k in range(2):
+        if track_accepted(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2], 0.0, 0.0):
+            e = d[4 * k + 3]
+            if not (e_min <= e <= e_max):
+                return False
+            n_on += 1
+    return n_on >= n_min
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def planes_crossed(planes: np.ndarray, x: float, y: float, z: float, px: float, py: float,
+                   pz: float) -> int:
+    """Number of plane rows downstream of (x, y, z) whose sensitive area the straight track
+    (px, py, pz) crosses (LHCb: VELO half-modules; planes in any z order)."""
+    if pz <= 0.0:
+        return 0
+    n = 0
+    for i in range(planes.shape[0]):
+        zp = planes[i, 0]
+        if zp > z and on_plane(planes, i, x + (zp - z) * px / pz, y + (zp - z) * py / pz):
+            n += 1
+    return n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple,
+                      n_min: int) -> bool:
+    """LHCb displaced: both daughters (lab four-momenta ``d``) from (x, y, z) cross at least
+    ``n_min`` VELO modules (``planes`` rows) downstream of the decay point."""
+    for k in range(2):
+        if planes_crossed(planes, x, y, z, d[4 * k], d[4 * k + 1], d[4 * k + 2]) < n_min:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------- the event loop
+@njit(cache=True, fastmath=FASTMATH)
+def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
+    wa = w * a
+    q[k, 0, i] += wa
+    q[k, 1, i] += wa * wa
+    q[k, 2, i] += w * wa
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
+              vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
+    """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
+    drawn from the exponential of length ``lam`` truncated to the interval."""
+    t = lo + truncated_exponential(rs, lam, hi - lo)[0]
+    return vx + t * ux, vy + t * uy, vz + t * uz
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
+    if cfg.hist_log:
+        if not v > 0.0:
+            return -1
+        f = (math.log(v) - math.log(cfg.hist_lo)) / (math.log(cfg.hist_hi) - math.log(cfg.hist_lo))
+    else:
+        f = (v - cfg.hist_lo) / (cfg.hist_hi - cfg.hist_lo)
+    if not (0.0 <= f < 1.0):
+        return -1
+    return int(f * nb)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
+           ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray, planes: np.ndarray,
+           dau: np.ndarray,
+           counts: np.ndarray, q: np.ndarray, curve: np.ndarray, hist: np.ndarray,
+           rec: np.ndarray, rec_w: np.ndarray) -> None:
+    rs = seed.copy()  # this chunk's xoshiro256+ state
+    first = chunk * cfg.chunk_size
+    n = min(cfg.chunk_size, cfg.n_events - first)
+    nct = ctau.size
+    ncv = ctau_curve.size
+    ns, nv, nd = signal.shape[0], veto.shape[0], dau.shape[0]
+    iv_s = np.zeros((max(ns, 1), 2))
+    mg_s = np.zeros((max(ns, 1), 2))
+    iv_v = np.zeros((max(nv, 1), 2))
+    mg_v = np.zeros((max(nv, 1), 2))
+    a = np.zeros((NQ, nct))
+    dk = np.zeros((MAX_DAU, 8))
+    dok = np.zeros(MAX_DAU, dtype=np.bool_)
+    nbins = hist.shape[2]
+    fill = hist.shape[0] > 0
+    for j in range(n):
+        g = first + j
+        # --- parent, its decay vertex and P -> h phi
+        kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rs, cfg)
+        ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
+        d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi)
+        hx, hy, hz = d[0], d[1], d[2]
+        fx, fy, fz, fe = d[4], d[5], d[6], d[7]
+        pf = math.sqrt(fx * fx + fy * fy + fz * fz)
+        ux, uy, uz = fx / pf, fy / pf, fz / pf
+        # --- phi path intervals through the signal and veto volumes
+        msig = 0
+        mveto = 0
+        if ns > 0:
+            intervals(signal, vx, vy, vz, ux, uy, uz, iv_s)
+            msig = union_intervals(iv_s, mg_s)
+        if nv > 0:
+            intervals(veto, vx, vy, vz, ux, uy, uz, iv_v)
+            mveto = union_intervals(iv_v, mg_v)
+        if cfg.mode == MODE_LHCB:  # the displaced region starts beyond displaced_min
+            for r in range(msig):
+                mg_s[r, 0] = max(mg_s[r, 0], cfg.displaced_min)
+        # --- lifetime-independent selection g
+        p_reco, m2 = 0.0, 0.0
+        win = -1
+        if cfg.mode == MODE_NA62:
+            sel, p_reco, m2 = na62_select(rs, cfg, planes, vx, vy, vz, kx, ky, kz, hx, hy, hz)
+        elif cfg.mode == MODE_E949:
+            sel, p_reco, m2, win = e949_select(rs, cfg, hx, hy, hz)
+        else:
+            sel = False
+            for r in range(msig):
+                if mg_s[r, 1] > mg_s[r, 0]:
+                    sel = True
+        # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
+        for c in range(nd):
+            dok[c] = False
+            if not invisible_mode(cfg.mode) and cfg.m_phi > 2.0 * dau[c, 0]:
+                dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0])
+                for k in range(8):
+                    dk[c, k] = dd[k]
+                dok[c] = True
+                if cfg.mode == MODE_LHCB:
+                    for k in range(2):
+                        eta = eta_of(dd[4 * k], dd[4 * k + 1], dd[4 * k + 2])
+                        if not (cfg.dau_eta_min < eta < cfg.dau_eta_max):
+                            dok[c] = False
+        counts[0] += 1.0
+        counts[1] += w
+        counts[2] += w * w
+        if sel:
+            counts[3] += w
+            counts[4] += w * w
+        # --- every c tau: decay weights
+        for i in range(nct):
+            for k in range(NQ):
+                a[k, i] = 0.0
+            lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau[i]
+            psig = 0.0
+            for r in range(msig):
+                psig += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+            a[Q_SIGNAL, i] = psig
+            if invisible_mode(cfg.mode):
+                if sel:
+                    pveto = 0.0
+                    for r in range(mveto):
+                        pveto += decay_probability(mg_v[r, 0], mg_v[r, 1], lam)
+                    a[Q_MAIN, i] = survival_outside(mg_v, mveto, lam)
+                    a[Q_SIGNAL, i] = pveto  # selected pi+, but phi decays visibly: vetoed
+                    if win >= 0:  # E949: the invisible acceptance per momentum window
+                        a[Q_DAU + win, i] = a[Q_MAIN, i]
+                else:
+                    a[Q_SIGNAL, i] = 0.0
+            elif cfg.mode == MODE_LHCB:
+                a[Q_MAIN, i] = decay_probability(0.0, cfg.prompt_length, lam)
+                if cfg.velo_min_modules > 0 and planes.shape[0] > 0:
+                    # a decay point per c tau and interval; both daughters through the VELO
+                    for r in range(msig):
+                        pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                        if pr <= 0.0:
+                            continue
+                        px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
+                                                  vz, ux, uy, uz)
+                        for c in range(nd):
+                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, dk[c],
+                                                            cfg.velo_min_modules):
+                                a[Q_DAU + c, i] += pr
+                else:
+                    for c in range(nd):
+                        if dok[c]:
+                            a[Q_DAU + c, i] = psig
+                if nd > 0 and dok[0]:  # prompt with channel-0 daughters in the eta range
+                    a[Q_PROMPT_DAU, i] = a[Q_MAIN, i]
+            else:  # MODE_CHARM: a decay point per c tau and interval, daughters to the face
+                for r in range(msig):
+                    pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                    if pr <= 0.0:
+                        continue
+                    px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy, vz,
+                                              ux, uy, uz)
+                    for c in range(nd):
+                        n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
+                        if dok[c] and daughters_seen(planes, px_, py_, pz_, dk[c],
+                                                     dau[c, 1], dau[c, 2], n_min):
+                            a[Q_DAU + c, i] += pr
+            for k in range(NQ):
+                if a[k, i] != 0.0:
+                    _acc(q, k, i, w, a[k, i])
+            # decay-point distribution (untruncated exponential), weight w g
+            if fill and (sel or cfg.mode == MODE_LHCB) and lam < math.inf:
+                t = -lam * math.log1p(-uniform(rs))
+                v = vz + t * uz if cfg.hist_var == HIST_Z else t
+                b = _hist_bin(cfg, v, nbins)
+                if b >= 0:
+                    hist[i, 0, b] += w
+                    hist[i, 1, b] += w * w
+        # --- fine c tau grid for the plot's curve (cheap quantities only)
+        for i in range(ncv):
+            lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau_curve[i]
+            if invisible_mode(cfg.mode):
+                if not sel:
+                    continue
+                v = survival_outside(mg_v, mveto, lam)
+            elif cfg.mode == MODE_LHCB:
+                v = decay_probability(0.0, cfg.prompt_length, lam)
+            else:
+                v = 0.0
+                for r in range(msig):
+                    v += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+            if v != 0.0:
+                wv = w * v
+                curve[0, i] += wv
+                curve[1, i] += wv * wv
+                curve[2, i] += w * wv
+        if g < cfg.record_cap:
+            r_ = rec[g]
+            r_[0], r_[1], r_[2], r_[3] = kx, ky, kz, ek
+            r_[4], r_[5], r_[6] = vx, vy, vz
+            r_[7], r_[8], r_[9], r_[10] = hx, hy, hz, d[3]
+            r_[11], r_[12], r_[13], r_[14] = fx, fy, fz, fe
+            r_[15], r_[16], r_[17], r_[18] = p_reco, m2, w, 1.0 if sel else 0.0
+            if msig > 0:
+                r_[19], r_[20] = mg_s[0, 0], mg_s[msig - 1, 1]
+            if mveto > 0:
+                r_[21], r_[22] = mg_v[0, 0], mg_v[mveto - 1, 1]
+            r_[23] = s
+            for i in range(nct):
+                rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def run_chunks(cfg: FlightConfig, seeds: np.ndarray, chunks: np.ndarray, ctau: np.ndarray,
+               ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
+               planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,
+               curve: np.ndarray, hist: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
+    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
+    its own accumulators ``counts[k]``, ``q[k]``, ... and its own event-sample rows."""
+    for k in prange(chunks.size):
+        _chunk(cfg, seeds[k], chunks[k], ctau, ctau_curve, signal, veto, planes, dau,
+               counts[k], q[k], curve[k], hist[k], rec, rec_w)

@@ -1,0 +1,141 @@
+"""Throughput of the decay-in-flight kernel (NA62, CHARM, LHCb, E949): the frozen kernel from
+before the speed work (``validation/_flight_before``, main at 83876bb) against the current one,
+side by side in one run, at 1 and 2 numba threads, with the results compared.
+
+Three variants per experiment, each through the experiment's ``run_channel`` (engine, seeds,
+accumulators; no histograms, no event sample):
+
+- ``before``: frozen kernel; it always fills the 41-point c tau curve of the plot;
+- ``after run``: current kernel with the curve (the ``kotosim run`` path, which draws it);
+- ``after scan``: current kernel without the curve (the ``kotosim scan`` path).
+
+Repeats are interleaved (before, after run, after scan, before, ...) so that a load change on
+this shared machine hits all three alike; the ratio of the medians is what is meaningful.
+``before`` and ``after run`` must give identical accumulators (counts, q, curve); ``after
+scan`` identical counts and q. Usage::
+
+    python validation/benchmark_flight.py [--events 2e6] [--repeats 3] [--compile]
+
+``--compile`` also times a cold ``kotosim run na62`` (empty NUMBA_CACHE_DIR) in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import kotosim
+from kotosim.experiments import charm, e949, lhcb, na62
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _flight_before import before_kernel  # noqa: E402
+
+CTAU = np.array([10.0, 100.0, 1e3, 1e4, 1e5, 1e6, math.inf])  # mm
+
+
+def cases(n: int) -> dict[str, tuple[int, object]]:
+    """name -> (events, f(curve)) running one parent channel, seed 7; the slow sources (BMPT
+    kaons, LHCb with its VELO modules) get n/5 and n/10 events."""
+    g = {k: kotosim.load_geometry(k) for k in ("na62", "charm", "lhcb", "e949")}
+    nk, nl = max(n // 5, 1), max(n // 10, 1)
+    return {
+        "NA62 K+ (100 MeV)": (n, lambda c: na62.run_channel(
+            g["na62"], 100.0, CTAU, n, 7, hists=False, curve=c)),
+        "CHARM K+ BMPT (200 MeV)": (nk, lambda c: charm.run_channel(
+            g["charm"], 0, 200.0, CTAU, nk, 7, hists=False, curve=c)),
+        "CHARM B+ (1000 MeV)": (n, lambda c: charm.run_channel(
+            g["charm"], 3, 1000.0, CTAU, n, 7, hists=False, curve=c)),
+        "LHCb B0 (1000 MeV)": (nl, lambda c: lhcb.run_channel(
+            g["lhcb"], 0, 1000.0, CTAU, nl, 7, hists=False, curve=c)),
+        "E949 K+ at rest (100 MeV)": (n, lambda c: e949.run_channel(
+            g["e949"], 100.0, CTAU, n, 7, hists=False, curve=c)),
+    }
+
+
+def timed(f, curve: bool, before: bool) -> tuple[float, dict]:
+    if before:
+        with before_kernel():
+            t = time.perf_counter()
+            out = f(True)
+    else:
+        t = time.perf_counter()
+        out = f(curve)
+    return time.perf_counter() - t, out
+
+
+def compare(a: dict, b: dict, keys: tuple[str, ...]) -> str:
+    """'identical' or the largest relative difference of the accumulators ``keys``."""
+    worst = 0.0
+    for k in keys:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        if x.shape != y.shape:
+            return f"{k}: shapes {x.shape} vs {y.shape}"
+        if not np.array_equal(x, y):
+            d = np.abs(x - y) / np.maximum(np.abs(x), 1e-300)
+            worst = max(worst, float(np.max(d)))
+    return "identical" if worst == 0.0 else f"max rel diff {worst:.1e}"
+
+
+def cold_compile() -> None:
+    """Wall time of ``kotosim run na62`` with an empty numba cache (compiles every kernel)."""
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cmd = [sys.executable, "-m", "kotosim", "run", "na62", "--events", "20000", "--quiet",
+               "--out", str(Path(out) / "na62.root")]
+        for label in ("cold (empty cache)", "warm (cache filled)"):
+            t = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            print(f"kotosim run na62 --events 20000, {label}: {time.perf_counter() - t:.1f} s")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=float, default=2e6)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--only", default="", help="substring of the case names to run")
+    a = ap.parse_args(argv)
+    n = int(a.events)
+    print(f"numba {numba.__version__}, CPUs {len(os.sched_getaffinity(0))}, events {n:.1e} "
+          f"per timing (CHARM K+ n/5, LHCb n/10), c tau grid {len(CTAU)} values, "
+          f"load average: {os.getloadavg()}")
+    cs = {k: v for k, v in cases(n).items() if a.only in k}
+    for _, f in cs.values():  # compile (or load from the cache) both kernels
+        for before, curve in ((True, True), (False, True), (False, False)):
+            timed(f, curve, before)
+    for nt in [int(t) for t in a.threads.split(",")]:
+        numba.set_num_threads(nt)
+        for name, (n, f) in cs.items():
+            tb, tr, ts = [], [], []
+            for _ in range(a.repeats):
+                t, ob = timed(f, True, True)
+                tb.append(t)
+                t, orun = timed(f, True, False)
+                tr.append(t)
+                t, oscan = timed(f, False, False)
+                ts.append(t)
+            mb, mr, ms = (statistics.median(x) for x in (tb, tr, ts))
+            same = compare(ob, orun, ("counts", "q", "curve"))
+            same_s = compare(ob, oscan, ("counts", "q"))
+            print(f"{nt} thr  {name:28s} before {n / mb / 1e6:6.2f} M/s  after run "
+                  f"{n / mr / 1e6:6.2f} M/s ({mb / mr:4.2f}x)  after scan {n / ms / 1e6:6.2f} "
+                  f"M/s ({mb / ms:4.2f}x)  run: {same}; scan: {same_s}", flush=True)
+    print(f"load average at the end: {os.getloadavg()}")
+    if a.compile:
+        cold_compile()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
