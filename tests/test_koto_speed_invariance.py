@@ -2,10 +2,16 @@
 
 ``validation/_koto_before.py`` is a frozen copy of ``kernels/koto.py`` + ``kernels/daughters.py``
 at the branch point of the speed work. Both kernels run here, in the same test run, through the
-same driver (:func:`kotosim.experiments.koto.run_channel`) at fixed seeds; every accumulator
-(cut flow, acceptance sums, veto attribution, Pt-Z and photon-energy histograms) and the
-event-sample rows must be bit-identical. No expected number is hard-coded: the reference is the
-old kernel's output.
+same driver (:func:`kotosim.experiments.koto.run_channel`) at fixed seeds. The new kernel draws
+the same uniforms in the same order; it takes sin/cos of the random angles from its own
+branch-free kernel (a few 1e-16 from libm) and LLVM may fuse/reassociate differently across the
+inlined helpers, so values agree to the last bits, not bit for bit. Required: the cut flow and the
+sums of K_L decay weights identical, every event's stage, channel and number of daughters
+identical, the acceptance sums equal to 1e-12 relative; veto attribution, histograms, event
+weights and event-sample kinematics to 1e-10 relative (or 1e-12 of the column's largest value
+for components near zero): last-bit differences grow through boosts at gamma ~ 20 and in
+survival factors exp(-L/lambda) ~ exp(-60). No expected number is hard-coded: the reference is
+the old kernel's output.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("channel, mass, ctau, seed, overrides, smear", CASES)
-def test_new_kernel_reproduces_old_kernel_bit_for_bit(channel, mass, ctau, seed, overrides,
+def test_new_kernel_reproduces_old_kernel(channel, mass, ctau, seed, overrides,
                                                       smear):
     old = _run(B, channel, mass, ctau, seed, 1, overrides, smear)
     new = _run(K, channel, mass, ctau, seed, 1, overrides, smear)
@@ -61,8 +67,17 @@ def test_new_kernel_reproduces_old_kernel_bit_for_bit(channel, mass, ctau, seed,
     assert n_sig > 0  # the comparison covers events that reach the signal region
     if channel == K.CHANNEL_PHI:
         assert np.any(old["region"] > 0)  # ... and phi daughters that are seen
-    for k in KEYS:
-        np.testing.assert_array_equal(new[k], old[k], err_msg=k)
+    np.testing.assert_array_equal(new["counts"], old["counts"])  # cut flow, sum of P_dec
+    np.testing.assert_allclose(new["sig"], old["sig"], rtol=1e-12, atol=0.0)  # acceptances
+    for k in ("region", "ptz", "egam", "rec_w"):
+        np.testing.assert_allclose(new[k], old[k], rtol=1e-10, atol=0.0, err_msg=k)
+    exact = [K.REC_FIELDS.index(c) for c in ("stage", "channel", "n_dau")]
+    np.testing.assert_array_equal(new["rec"][:, exact], old["rec"][:, exact])
+    for c, name in enumerate(K.REC_FIELDS):  # components near 0: 1e-12 of the column's scale
+        col = old["rec"][:, c]
+        scale = np.max(np.abs(col[np.isfinite(col)]), initial=0.0)
+        np.testing.assert_allclose(new["rec"][:, c], col, rtol=1e-10, atol=1e-12 * scale,
+                                   equal_nan=True, err_msg=name)
 
 
 def test_new_kernel_same_on_one_and_two_threads():
@@ -71,7 +86,21 @@ def test_new_kernel_same_on_one_and_two_threads():
     one = _run(K, K.CHANNEL_PHI, 150.0, CTAU, 8, 1)
     two = _run(K, K.CHANNEL_PHI, 150.0, CTAU, 8, 2)
     for k in KEYS:
-        np.testing.assert_array_equal(one[k], two[k], err_msg=k)
+        np.testing.assert_array_equal(one[k], two[k], err_msg=k)  # NaN == NaN here
+
+
+def test_sincos_2pi_matches_libm():
+    """The branch-free sin/cos of 2 pi u: within 4 ulp of 1 of libm's sin/cos(2 pi u)
+    (whose own argument 2 pi u is rounded), on the unit circle, exact at the quarter turns."""
+    u = np.concatenate([np.random.default_rng(7).random(20_000),
+                        np.arange(16) / 16.0, [1.0 - 2.0**-53, 2.0**-40]])
+    sc = np.array([K.sincos_2pi(x) for x in u])
+    assert np.max(np.abs(sc[:, 0] - np.sin(2 * np.pi * u))) < 4 * 2.0**-52
+    assert np.max(np.abs(sc[:, 1] - np.cos(2 * np.pi * u))) < 4 * 2.0**-52
+    assert np.max(np.abs(sc[:, 0] ** 2 + sc[:, 1] ** 2 - 1.0)) < 4 * 2.0**-52
+    q = np.arange(4) / 4.0
+    np.testing.assert_array_equal([K.sincos_2pi(x) for x in q],
+                                  [(0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0)])
 
 
 def test_squeeze_is_below_density_and_envelope():

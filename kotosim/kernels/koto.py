@@ -104,10 +104,8 @@ def isotropic_direction(rs: np.ndarray) -> tuple[float, float, float]:
     return sint * cs, sint * sn, cost
 
 
-boost_to_lab = _inlined(_kin.boost_to_lab)
-_two_body_momentum = _inlined(_kin.two_body_momentum, kallen=_inlined(_kin.kallen))
-decay_two_body = _inlined(_kin.decay_two_body, two_body_momentum=_two_body_momentum,
-                          isotropic_direction=isotropic_direction, boost_to_lab=boost_to_lab)
+boost_to_lab = _kin.boost_to_lab
+decay_two_body = _inlined(_kin.decay_two_body, isotropic_direction=isotropic_direction)
 
 CHANNEL_PHI = 0      # K_L -> pi0 phi (two-body)
 CHANNEL_PINUNU = 1   # K_L -> pi0 nu nubar (three-body, vector form factor)
@@ -252,7 +250,7 @@ def sample_kl_momentum(rs: np.ndarray, mu: float, sigma0: float, a: float, b: fl
             return p
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def form_factor_weight(e_pi: float, m_k: float, m_pi: float, m_pi_ff: float,
                        slope: float) -> float:
     """dGamma/dE_pi for K -> pi nu nubar up to a constant: p_pi^3 |f+(q^2)|^2,
@@ -281,7 +279,7 @@ def sample_pinunu_energy(rs: np.ndarray, m_k: float, m_pi: float, m_pi_ff: float
             return e
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def reconstruct_pi0(e1: float, x1: float, y1: float, e2: float, x2: float, y2: float,
                     z_csi: float, m_pi0: float) -> tuple[bool, float, float]:
     """KOTO pi0 reconstruction assuming the pi0 decayed on the beam axis at (0, 0, Z).
@@ -354,7 +352,7 @@ def sample_beam(rs: np.ndarray, cfg: KotoConfig) -> tuple[float, float, float, f
     return x0, y0, (cx - x0) / cfg.col_dist, (cy - y0) / cfg.col_dist
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def in_signal_region(cfg: KotoConfig, z: float, pt: float) -> bool:
     """Pt-Z signal box; above ``sr_zslant`` the lower Pt edge rises linearly to
     ``sr_ptmin_zmax`` at ``sr_zmax`` (geometry-file parameters)."""
@@ -382,7 +380,7 @@ def smear_photon(rs: np.ndarray, cfg: KotoConfig, e: float, x: float,
     return e * (1.0 + rel * ne), x + sp * nx, y + sp * ny
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def photon_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
                 e2: float, x2: float, y2: float) -> int:
     """Energy and position cuts on the two clusters; returns the number of stages passed
@@ -404,7 +402,7 @@ def photon_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
     return 2
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def shape_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
                e2: float, x2: float, y2: float, z: float) -> bool:
     """Cuts using the reconstructed vertex: E*theta per photon, azimuthal opening angle,
@@ -425,7 +423,7 @@ def shape_cuts(cfg: KotoConfig, e1: float, x1: float, y1: float,
     return cx * cx + cy * cy > cfg.coe_min * cfg.coe_min
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _hit(cfg: KotoConfig, vx: float, vy: float, vz: float, px: float, py: float,
          pz: float) -> tuple[bool, float, float]:
     """Straight photon to the CsI face; False if it goes backwards, passes outside the
