@@ -460,6 +460,7 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
     sa = np.zeros((NIV, 2))   # scratch for the beam-hole escape sets
     sb = np.zeros((NIV, 2))
     sc = np.zeros((NIV, 2))
+    sd = np.zeros((NIV, 2))   # the veto set before the current element (attribution)
     dau = np.zeros((MAX_DAU, 5))
     w = np.zeros(nct)
     pprev = np.zeros(nct)
@@ -540,6 +541,10 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     for i in range(nct):
                         pprev[i] = 0.0
                 for r in range(nv + ndet):
+                    n0 = nsv
+                    if attribute:
+                        for q in range(nsv):
+                            sd[q, 0], sd[q, 1] = sv[q, 0], sv[q, 1]
                     if r < nv:
                         nsv = add_volume(sv, nsv, iv[r, 0], iv[r, 1], vx, vy, vz, ux, uy, uz,
                                          dau, nd, cfg.z_csi, cfg.csi_depth, cfg.hole_charged,
@@ -547,7 +552,15 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     else:
                         nsv = add_detector(sv, nsv, dets, r - nv, vx, vy, vz, ux, uy, uz,
                                            dau, nd)
-                    if attribute:  # vetoed by this element and by none listed before it
+                    changed = nsv != n0
+                    if attribute and not changed:
+                        for q in range(nsv):
+                            if sv[q, 0] != sd[q, 0] or sv[q, 1] != sd[q, 1]:
+                                changed = True
+                                break
+                    # vetoed by this element and by none listed before it (an element that
+                    # leaves the veto set as it was adds exactly 0: skipped)
+                    if attribute and changed:
                         for i in range(nct):
                             p_ = veto_probability(sv, nsv, px_ / cfg.m_x * ctau[i])
                             dw = wk * (p_ - pprev[i])
