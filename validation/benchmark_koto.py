@@ -64,12 +64,12 @@ if {before!r}:
 geo = kotosim.load_geometry("koto")
 def run():  # the default `kotosim run koto` path: both channels, histograms, event sample
     X.simulate(geo, 100.0, [1000.0], 1000, 1, sample_size=1000)
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 run()
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 run()
-t2 = time.perf_counter()
-print(t1 - t, t2 - t1)
+t2, c2 = time.perf_counter(), time.process_time()
+print(t1 - t, t2 - t1, c1 - c, c2 - c1)
 """
 
 
@@ -103,7 +103,7 @@ def environment() -> None:
             print(f"  threadpoolctl not installed; BLAS info unavailable ({exc})")
 
 
-def cold_compile(before: bool = False) -> tuple[float, float] | None:
+def cold_compile(before: bool = False) -> tuple[float, ...] | None:
     """First-call and second-call time of a tiny default-path run in a fresh interpreter with
     an empty numba cache directory: first - second is the JIT compile time of the kernel tree
     (``before``: the frozen kernel)."""
@@ -116,8 +116,7 @@ def cold_compile(before: bool = False) -> tuple[float, float] | None:
         except (subprocess.SubprocessError, OSError) as exc:
             print(f"  cold compile measurement failed: {exc}")
             return None
-    first, second = (float(x) for x in out.stdout.split())
-    return first, second
+    return tuple(float(x) for x in out.stdout.split())  # wall 1st, 2nd; CPU 1st, 2nd
 
 
 CPU: dict[tuple[int, int], float] = {}  # (threads, channel) -> CPU seconds of the last run
@@ -193,8 +192,9 @@ def main(argv: list[str] | None = None) -> None:
         for name, before in (("before", True), ("new", False)):
             cold = cold_compile(before)
             if cold is not None:
-                print(f"  {name:6s}: cold JIT compile {cold[0] - cold[1]:.2f} s (first call "
-                      f"{cold[0]:.2f} s, second {cold[1]:.3f} s; {load()})")
+                print(f"  {name:6s}: cold JIT compile {cold[0] - cold[1]:.2f} s wall, "
+                      f"{cold[2] - cold[3]:.2f} CPU-s (first call {cold[0]:.2f} s, second "
+                      f"{cold[1]:.3f} s; {load()})")
     for mod in KERNELS.values():  # warm up (compile or load from cache) every kernel
         with kernel(mod):
             X.run_channel(geo, K.CHANNEL_PHI, a.mass, ctau, 1000, a.seed, hists=False)
