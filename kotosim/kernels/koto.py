@@ -44,38 +44,9 @@ def _inlined(f, **callees):
     return njit(inline="always", fastmath=FASTMATH, error_model="numpy")(fn)
 
 
-# sin/cos of 2 pi u for u uniform in [0, 1): quarter-turn reduction, exact in floating point
-# (x = 4u, q = nearest integer, r = x - q in [-1/2, 1/2] are exact), then the fdlibm kernels on
-# [-pi/4, pi/4] (Sun Microsystems 1993, k_sin.c and k_cos.c; the same coefficients as musl
-# src/math/__sin.c, __cos.c), the quadrant chosen by selects: no branchy range reduction (glibc's
-# sincos of a random angle costs ~24 ns here, this ~5 ns). It differs from
-# (sin, cos)(2 pi u) evaluated by libm by at most a few 1e-16 (tests/test_koto_speed_invariance.py).
-_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
-_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
-_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
-_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
-_PIO2 = 0.5 * math.pi
-
-
-@njit(cache=True, error_model="numpy")  # IEEE order (no fastmath): the cosine is compensated
-def sincos_2pi(u: float) -> tuple[float, float]:
-    """(sin(2 pi u), cos(2 pi u)) for 0 <= u < 1, branch-free, to a few 1e-16."""
-    x = 4.0 * u
-    q = math.floor(x + 0.5)
-    r = (x - q) * _PIO2
-    z = r * r
-    s = r + z * r * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
-    rc = z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))
-    hz = 0.5 * z
-    w = 1.0 - hz
-    c = w + (((1.0 - w) - hz) + z * rc)
-    k = int(q)
-    swap = (k & 1) == 1
-    sn = c if swap else s
-    cs = s if swap else c
-    sg_s = 1.0 - 2.0 * ((k >> 1) & 1)
-    sg_c = 1.0 - 2.0 * (((k + 1) >> 1) & 1)
-    return sg_s * sn, sg_c * cs
+# sin/cos of 2 pi u without a branchy range reduction: kotosim.kernels.rng.sincos_2pi (glibc's
+# sincos of a random angle costs ~24 ns here, this ~5 ns).
+sincos_2pi = _rng.sincos_2pi
 
 
 # the primitives of the per-event path that take array arguments, inlined (kinematics, rng,
@@ -86,25 +57,10 @@ uniform = _rng.uniform
 truncated_exponential = _inlined(_smp.truncated_exponential, uniform=uniform)
 
 
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
-def gauss_pair(rs: np.ndarray) -> tuple[float, float]:
-    """:func:`kotosim.kernels.rng.gauss_pair` (Box-Muller, the same uniforms in the same
-    order) with the angle's sine and cosine from :func:`sincos_2pi`."""
-    u1 = 1.0 - uniform(rs)  # in (0, 1]
-    r = math.sqrt(-2.0 * math.log(u1))
-    sn, cs = sincos_2pi(uniform(rs))
-    return r * cs, r * sn
-
-
-@njit(inline="always", fastmath=FASTMATH, error_model="numpy")
-def isotropic_direction(rs: np.ndarray) -> tuple[float, float, float]:
-    """:func:`kotosim.kernels.kinematics.isotropic_direction` (cos(theta), then phi uniform:
-    the same uniforms) with sin/cos of phi from :func:`sincos_2pi`."""
-    cost = 2.0 * uniform(rs) - 1.0
-    sn, cs = sincos_2pi(uniform(rs))
-    sint = math.sqrt(max(0.0, 1.0 - cost * cost))
-    return sint * cs, sint * sn, cost
-
+# Box-Muller pairs and isotropic directions with sin/cos of the angle from sincos_2pi: the
+# shared kernels called with poly=True (the same uniforms in the same order as with libm)
+gauss_pair = _inlined(_rng.gauss_pair, uniform=uniform)
+isotropic_direction = _inlined(_kin.isotropic_direction, uniform=uniform)
 
 boost_to_lab = _kin.boost_to_lab
 decay_two_body = _inlined(_kin.decay_two_body, isotropic_direction=isotropic_direction)
@@ -334,7 +290,7 @@ def sample_beam(rs: np.ndarray, cfg: KotoConfig) -> tuple[float, float, float, f
     c = math.sqrt(0.5 * math.pi)  # a half-Gaussian of sigma s has area s*sqrt(pi/2)
     flat = cfg.tx_hi - cfg.tx_lo
     tot = flat + c * (cfg.tx_slo + cfg.tx_shi)
-    n1, n2 = gauss_pair(rs)
+    n1, n2 = gauss_pair(rs, True)
     x0 = 0.0
     if tot > 0.0:
         r = uniform(rs) * tot
@@ -348,7 +304,7 @@ def sample_beam(rs: np.ndarray, cfg: KotoConfig) -> tuple[float, float, float, f
     if cfg.ty_sigma > 0.0:
         y0 = cfg.ty_sigma * n1
         while abs(y0) > cfg.ty_max:
-            y0 = cfg.ty_sigma * gauss_pair(rs)[0]
+            y0 = cfg.ty_sigma * gauss_pair(rs, True)[0]
     cx = cfg.col_hx * (2.0 * uniform(rs) - 1.0)
     cy = cfg.col_hy * (2.0 * uniform(rs) - 1.0)
     return x0, y0, (cx - x0) / cfg.col_dist, (cy - y0) / cfg.col_dist
@@ -377,8 +333,8 @@ def smear_photon(rs: np.ndarray, cfg: KotoConfig, e: float, x: float,
     eg = e * 1e-3
     rel = math.sqrt(cfg.res_const ** 2 + cfg.res_stoch ** 2 / eg)
     sp = cfg.res_pos / math.sqrt(eg)
-    nx, ny = gauss_pair(rs)
-    ne = gauss_pair(rs)[0]  # the pair's second number is dropped (keeps the stream simple)
+    nx, ny = gauss_pair(rs, True)
+    ne = gauss_pair(rs, True)[0]  # the pair's second number is dropped (keeps the stream simple)
     return e * (1.0 + rel * ne), x + sp * nx, y + sp * ny
 
 
@@ -485,18 +441,18 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
         kx, ky, kz = p * dx, p * dy, p * dz
         # --- K_L -> pi0 X
         if cfg.channel == CHANNEL_PHI:
-            d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_k, cfg.m_pi0, cfg.m_x)
+            d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_k, cfg.m_pi0, cfg.m_x, True)
             pix, piy, piz, pie = d[0], d[1], d[2], d[3]
             xx, xy, xz, xe = d[4], d[5], d[6], d[7]
         else:
             epi = sample_pinunu_energy(rs, cfg.m_k, cfg.m_pi0, cfg.m_pi_ff, cfg.ff_slope)
             q = math.sqrt(epi * epi - cfg.m_pi0 * cfg.m_pi0)
-            ux, uy, uz = isotropic_direction(rs)
+            ux, uy, uz = isotropic_direction(rs, True)
             pix, piy, piz, pie = boost_to_lab(q * ux, q * uy, q * uz, epi,
                                               kx, ky, kz, ek, cfg.m_k)
             xx, xy, xz, xe = kx - pix, ky - piy, kz - piz, ek - pie
         # --- pi0 -> gamma gamma (isotropic); the pi0 flight (c tau = 25 nm) is neglected
-        gg = decay_two_body(rs, pix, piy, piz, pie, cfg.m_pi0, 0.0, 0.0)
+        gg = decay_two_body(rs, pix, piy, piz, pie, cfg.m_pi0, 0.0, 0.0, True)
         ok1, h1x, h1y = _hit(cfg, vx, vy, vz, gg[0], gg[1], gg[2])
         ok2, h2x, h2y = _hit(cfg, vx, vy, vz, gg[4], gg[5], gg[6])
         e1, x1, y1, e2, x2, y2 = gg[3], h1x, h1y, gg[7], h2x, h2y
