@@ -469,8 +469,7 @@ def reach(
                 form = (analytic.survival(mass, ct, L, p)
                         / analytic.survival(mass, np.array([cref]), L, p)[0])
                 pred = grid.prod["kplus"][i]
-                limit = float(c.table.at(mass, None if math.isinf(c.reference_tau)
-                                         else c.reference_tau))
+                limit = float(c.table.at(mass, c.reference_tau))
             elif c.method == "expected_events":
                 sim, sim_e, form = _charm_events(geo, mass, ct, tot, grid, i, u.extras)
                 pred, limit = np.ones(nc), c.numbers["events_limit"]
@@ -627,8 +626,7 @@ def _applies(c: Constraint, masses: np.ndarray) -> np.ndarray:
         return masses < C.M_BPLUS - C.M_KPLUS
     if c.method == "prompt_window":
         return (masses >= c.numbers["m_min"]) & (masses < c.numbers["m_max"])
-    tau = None if math.isinf(c.reference_tau) else c.reference_tau
-    ok = np.isfinite(c.table.at(masses, tau))
+    ok = np.isfinite(c.table.at(masses, c.reference_tau))
     if c.method == "stable_limit_scaled":
         ok &= masses < C.M_KPLUS - C.M_PIPLUS
     return ok

@@ -90,7 +90,8 @@ def _copy(tmp_path: Path, name: str) -> Path:
     ("koto_2015", 'cl = { value = 0.90', 'cl = { value = 1.5', "numbers.cl"),
     ("koto_2016_2018", 'lo68 = { value = 1.0e-9', 'lo68 = { value = 5.0e-9', "band"),
     ("na62_2017", 'table = "na62_kpiX_ul_2017.csv"', 'table = "missing.csv"', "table"),
-    ("na62_2017", 'reference = "lifetime"', 'reference = "stable"', "reference"),
+    ("na62_2017", 'reference = "stable"', 'reference = "lifetime"', "reference_tau"),
+    ("na62_2016_2022", 'reference = "stable"', 'reference = "lifetime"', "reference"),
     ("na62_2016_2022", 'table_columns = "mass,ul"', 'table_columns = "mass,tau,ul"', "table"),
     ("lhcb_b0_kstar0_ee", 'channel = "b0_kstar0"', 'channel = "bs_phi"', "channel"),
 ])
@@ -125,26 +126,49 @@ def test_stable_limit_reproduced_at_infinite_lifetime():
         np.testing.assert_allclose(got, c.table.ul[ok][::40], rtol=1e-9)
 
 
-def _reference_lifetime_check(experiment: str, name: str):
+def _stable_rows_check(experiment: str, name: str):
+    """At c tau -> inf the recast must return the published stable-X limit (the tau = inf
+    rows of the (m, tau) grid) exactly."""
     c = load_constraint(name)
-    cref = c.reference_tau * C.C_LIGHT
+    assert math.isinf(c.reference_tau) and math.isinf(c.table.taus[-1])
     masses = np.array([10.0, 50.0, 100.0])
-    r = reach("ctau", masses, [cref], experiments=[experiment], n_events=N)
-    want = c.table.at(masses, c.reference_tau)
+    r = reach("ctau", masses, [1e18], experiments=[experiment], n_events=N)
+    want = c.table.at(masses, math.inf)
     assert np.isfinite(want).all()
     for meth in ("simulation", "one_formula"):
-        np.testing.assert_allclose(r.values[(name, meth)][:, 0], want, rtol=1e-12)
+        np.testing.assert_allclose(r.values[(name, meth)][:, 0], want, rtol=1e-9)
 
 
-def test_na62_2017_reproduces_published_limit_at_its_reference_lifetime():
-    _reference_lifetime_check("na62", "na62_2017")
+def test_na62_2017_reproduces_published_stable_limit_at_infinite_lifetime():
+    _stable_rows_check("na62", "na62_2017")
 
 
-def test_e949_reproduces_published_limit_at_its_reference_lifetime():
-    # written before the e949 geometry lands: it must run (and pass) as soon as it is there
-    if "e949" not in available_geometries():
-        pytest.skip("e949 geometry not in this kotosim yet")
-    _reference_lifetime_check("e949", "e949")
+def test_e949_reproduces_published_stable_limit_at_infinite_lifetime():
+    _stable_rows_check("e949", "e949")
+
+
+def test_grid_tau_inf_rows_are_the_stable_limit_and_are_not_interpolated(tmp_path):
+    """A grid's tau = inf rows are the stable-X limit: at(m, inf) returns them, a finite
+    lifetime past the longest finite one has no limit (no interpolation towards inf), and
+    a finite lifetime on the grid returns the published row."""
+    p = _copy(tmp_path, "na62_2016_2022")
+    (tmp_path / "g.csv").write_text("10,100,4e-9\n10,5000,2e-10\n10,inf,1e-10\n"
+                                    "20,100,8e-9\n20,5000,4e-10\n20,inf,2e-10\n")
+    text = p.read_text().replace('table = "na62_kpiX_ul_stable_2016_2022.csv"',
+                                 'table = "g.csv"').replace('"mass,ul"', '"mass,tau,ul"')
+    p.write_text(text)
+    c = load_constraint(p)
+    assert math.isinf(c.reference_tau)
+    assert c.table.at(10.0, math.inf) == pytest.approx(1e-10, rel=1e-12)
+    assert c.table.at(15.0, math.inf) == pytest.approx(math.sqrt(1e-10 * 2e-10), rel=1e-12)
+    assert c.table.at(20.0, 5.0) == pytest.approx(4e-10, rel=1e-12)
+    assert math.isnan(c.table.at(10.0, 7.0))
+    (tmp_path / "g.csv").write_text("10,100,4e-9\n10,5000,2e-10\n20,100,8e-9\n20,5000,4e-10\n")
+    with pytest.raises(ConstraintError, match="key 'reference'.*no stable-X limit"):
+        load_constraint(p)
+    (tmp_path / "g.csv").write_text("10,nan,4e-9\n")
+    with pytest.raises(ConstraintError, match="key 'table'.*lifetimes must be > 0"):
+        load_constraint(p)
 
 
 def test_one_formula_toy_gives_the_analytic_contour():

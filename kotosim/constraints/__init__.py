@@ -8,7 +8,8 @@ Methods (how the simulation is used, see :mod:`kotosim.reach`):
 * ``koto_events``: BR(K_L -> pi0 phi) x A(pi0 phi, c tau)/A(pi0 nu nubar) / SES expected events
   vs the Poisson upper limit from the observed events (``limit_method``); optional ``[band]``.
 * ``stable_limit_scaled``: BR(K+ -> pi+ phi) x A(m, c tau)/A(m, c tau_ref) vs the published
-  UL(m, tau_ref), tau_ref = stable (``reference = "stable"``) or ``numbers.reference_tau``.
+  UL(m, tau_ref), tau_ref = stable (``reference = "stable"``: a stable-X table, or the tau = inf
+  rows of an (m, tau) grid) or ``numbers.reference_tau``.
 * ``expected_events``: simulated expected events vs ``numbers.events_limit``.
 * ``displaced_limit_scaled``: BR(B -> K(*) phi) BR(phi -> mu mu) A(c tau)/A(c tau_ref) vs the
   published UL(m, tau_ref).
@@ -75,8 +76,9 @@ _CHANNELS = ("b0_kstar0", "bplus_kplus")
 class LimitTable:
     """A published limit table: UL(m) for a stable X, or UL(m, tau) on a grid.
 
-    ``masses`` [MeV] (sorted, distinct), ``taus`` [ns] (sorted, empty for a stable-X table),
-    ``ul`` of shape (n_mass,) or (n_mass, n_tau), NaN where nothing was published.
+    ``masses`` [MeV] (sorted, distinct), ``taus`` [ns] (sorted, empty for a stable-X table;
+    a grid may end with ``inf``, the curve published for a stable X), ``ul`` of shape
+    (n_mass,) or (n_mass, n_tau), NaN where nothing was published.
     """
 
     path: str
@@ -84,17 +86,30 @@ class LimitTable:
     taus: np.ndarray
     ul: np.ndarray
 
+    @property
+    def has_stable(self) -> bool:
+        """True if the table has a limit for a stable X (a stable-X table, or a grid with a
+        tau = inf column)."""
+        return self.taus.size == 0 or bool(np.isinf(self.taus[-1]))
+
     def at(self, mass: float | np.ndarray, tau: float | None = None) -> np.ndarray:
-        """UL at ``mass`` [MeV] (and ``tau`` [ns] for a grid): linear in log(UL) between the
-        table's points (log tau for the lifetime); NaN outside the table or where a
-        neighbouring point has no limit (no extrapolation, no bridging of gaps)."""
+        """UL at ``mass`` [MeV] (and ``tau`` [ns] for a grid; ``inf`` for a stable X): linear
+        in log(UL) between the table's points (log tau for the lifetime); NaN outside the
+        table or where a neighbouring point has no limit (no extrapolation, no bridging of
+        gaps, none between the longest finite lifetime and a stable X)."""
         m = np.asarray(mass, dtype=float)
         if self.taus.size == 0:
             col = self.ul
+        elif tau is None:
+            raise ValueError(f"{self.path}: a lifetime is needed for this (m, tau) table")
+        elif math.isinf(tau):
+            if not self.has_stable:
+                raise ValueError(f"{self.path}: no limit for a stable X (tau = inf) in this "
+                                 "table")
+            col = self.ul[:, -1]
         else:
-            if tau is None:
-                raise ValueError(f"{self.path}: a lifetime is needed for this (m, tau) table")
-            col = _interp_log(np.log(self.taus), np.log(tau), self.ul.T)
+            fin = np.isfinite(self.taus)
+            col = _interp_log(np.log(self.taus[fin]), np.log(tau), self.ul[:, fin].T)
         return _interp_log(self.masses, m, col)
 
 
@@ -272,8 +287,9 @@ def _load_table(path: str, fname: str, columns: str, base) -> LimitTable:
         order = np.argsort(m)
         return LimitTable(fname, m[order], np.zeros(0), ul[order])
     tau_ps = arr[:, 1]
-    if not np.all(np.isfinite(tau_ps)) or np.any(tau_ps <= 0):
-        raise ConstraintError(f"{path}: key 'table': {fname}: lifetimes must be > 0")
+    if np.any(np.isnan(tau_ps)) or np.any(tau_ps <= 0):
+        raise ConstraintError(f"{path}: key 'table': {fname}: lifetimes must be > 0 "
+                              "(inf: a stable X)")
     taus = np.unique(tau_ps)
     grid = np.full((masses.size, taus.size), np.nan)
     grid[np.searchsorted(masses, m), np.searchsorted(taus, tau_ps)] = ul
@@ -369,11 +385,14 @@ def load_constraint(name_or_path: str | Path) -> Constraint:
         if method == "displaced_limit_scaled" and table.taus.size == 0:
             raise ConstraintError(f"{path}: key 'table_columns': a displaced limit needs "
                                   "'mass,tau,ul'")
-        if (method == "stable_limit_scaled"
-                and (strings["reference"] == "stable") != (table.taus.size == 0)):
-            raise ConstraintError(f"{path}: key 'reference' = {strings['reference']!r} does not "
-                                  f"match table_columns = {strings['table_columns']!r} (stable "
-                                  "needs 'mass,ul', lifetime needs 'mass,tau,ul')")
+        if method == "stable_limit_scaled":
+            if strings["reference"] == "stable" and not table.has_stable:
+                raise ConstraintError(f"{path}: key 'reference' = 'stable': the table has no "
+                                      "stable-X limit (give 'mass,ul', or a 'mass,tau,ul' "
+                                      "grid with rows at tau = inf)")
+            if strings["reference"] == "lifetime" and table.taus.size == 0:
+                raise ConstraintError(f"{path}: key 'reference' = 'lifetime' needs "
+                                      "table_columns = 'mass,tau,ul'")
     return Constraint(raw["name"], path, raw["experiment"], method, raw["title"], raw["source"],
                       MappingProxyType(strings), MappingProxyType(numbers),
                       MappingProxyType(sources),
