@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from kotosim import analytic, available_geometries, reach
-from kotosim import constants as C
+from kotosim import analytic, reach
 from kotosim.cli import main
 from kotosim.constraints import (
     ConstraintError,
