@@ -1,8 +1,15 @@
 """Compilation flags shared by the kernels.
 
-``FASTMATH`` lets LLVM contract and reorder floating-point arithmetic (no approximate
-functions, no finite-math assumption: inf and NaN keep their meaning, which the cτ = inf
-weights rely on). Results stay deterministic for a given build.
+``FASTMATH`` is off: the kernels keep IEEE arithmetic. With LLVM's value-changing fast-math
+flags (``contract``, ``reassoc``, ``arcp``) the last bits of a result depend on how a kernel
+was optimised, and that is not a property of the source: a kernel compiled in the running
+process and the same kernel loaded from numba's on-disk cache (as a Dask worker, a resumed
+scan or a second ``kotosim`` process does) fused and reordered operations differently, and
+the same seed gave acceptances differing at ~1e-15 relative (measured on a cold cache with
+``kotosim.scan`` of tests/test_scan.py's map: three fresh compiles agreed with each other but
+not with the cached kernel; with IEEE arithmetic all four agree bit for bit). "Same seed,
+same numbers, on any executor" is a promise of kotosim, so the flags stay off; the cost in
+speed is printed by validation/benchmark_koto.py and benchmark_flight.py.
 """
 
-FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+FASTMATH = False

@@ -5,4 +5,5 @@ functions, no finite-math assumption: inf and NaN keep their meaning, which the 
 weights rely on). Results stay deterministic for a given build.
 """
 
-FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
+FASTMATH = False  # as kotosim.kernels._flags since the kernels went IEEE: the frozen copy
+# then differs from the new kernels by the speed work only
