@@ -110,29 +110,11 @@ def lane_states(seed: int, chunks: np.ndarray, lanes: int = LANES) -> np.ndarray
     return out
 
 
-@njit(**OPTS)
-def fill_uniform(st, out, n):
-    """``out[:n]`` (n a multiple of LANES) <- uniforms in [0, 1), lane l writing every
-    LANES-th element: out[i*LANES + l] is the i-th draw of lane l (the xoshiro256+ step and
-    the 53-bit conversion of kernels.rng, for LANES states at once)."""
-    for i in range(0, n, LANES):
-        for lane in range(LANES):
-            s0, s1, s2, s3 = st[0, lane], st[1, lane], st[2, lane], st[3, lane]
-            r = s0 + s3
-            t = s1 << _S17
-            s2 ^= s0
-            s3 ^= s1
-            s1 ^= s2
-            s0 ^= s3
-            s2 ^= t
-            s3 = (s3 << _S45) | (s3 >> _S19)
-            st[0, lane], st[1, lane], st[2, lane], st[3, lane] = s0, s1, s2, s3
-            out[i + lane] = float(r >> _S11) * _TWO_M53
-
-
-@njit(**OPTS)
+@njit(inline="always", **OPTS)
 def lane_uniform(st, lane):
-    """One uniform from one lane (rare fix-ups: the truncated-Gaussian redraw)."""
+    """One uniform from lane ``lane`` of the (4, LANES) state: the xoshiro256+ step and the
+    53-bit conversion of kernels.rng (also used alone for the rare fix-ups: the
+    truncated-Gaussian redraw)."""
     s0, s1, s2, s3 = st[0, lane], st[1, lane], st[2, lane], st[3, lane]
     r = s0 + s3
     t = s1 << _S17
@@ -144,6 +126,15 @@ def lane_uniform(st, lane):
     s3 = (s3 << _S45) | (s3 >> _S19)
     st[0, lane], st[1, lane], st[2, lane], st[3, lane] = s0, s1, s2, s3
     return float(r >> _S11) * _TWO_M53
+
+
+@njit(**OPTS)
+def fill_uniform(st, out, n):
+    """``out[:n]`` (n a multiple of LANES) <- uniforms in [0, 1), lane l writing every
+    LANES-th element: out[i*LANES + l] is the i-th draw of lane l."""
+    for i in range(0, n, LANES):
+        for lane in range(LANES):
+            out[i + lane] = lane_uniform(st, lane)
 
 
 # --------------------------------------------------------------------------------------------
