@@ -218,7 +218,8 @@ class _Unit:
     geo: Geometry
     masks: np.ndarray                    # which masses to simulate
     extras: list[float]                  # c tau values appended to each mass [mm]
-    channels: tuple[int, ...] = ()       # LHCb parent channels
+    # LHCb parent channel -> the masses at which a result needs it (simulated only there)
+    channels: dict[int, np.ndarray] = field(default_factory=dict)
     totals: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
     reference: dict[str, np.ndarray] | None = None
 
@@ -400,11 +401,12 @@ def reach(
             units[key] = _Unit(key, load_geometry(c.experiment, variant),
                                np.zeros(m.size, bool), [])
         u = units[key]
-        u.masks |= _applies(c, m)
+        applies = _applies(c, m)
+        u.masks |= applies
         u.extras += _extras(c)
         if c.method in ("displaced_limit_scaled", "prompt_window"):
             ch = _LH_CHANNELS.index(c.strings["channel"])
-            u.channels = tuple(sorted(set(u.channels) | {ch}))
+            u.channels[ch] = u.channels.get(ch, np.zeros(m.size, bool)) | applies
         c_unit[cname] = key
     tasks: list[tuple[tuple, tuple]] = []
     states = {}
@@ -417,8 +419,9 @@ def reach(
                                       int(seed), 0, ())))
         for i in np.flatnonzero(u.masks):
             ct = np.concatenate([grid.ctau[i], u.extras])
+            chs = tuple(sorted(ch for ch, mk in u.channels.items() if mk[i]))
             tasks.append(((key, int(i)), (states[key], "mass", float(m[i]), ct, n, int(seed),
-                                          int(i), u.channels)))
+                                          int(i), chs)))
     totals = _execute(tasks, workers, scheduler, threads, progress)
     for (key, i), tot in totals.items():
         if i < 0:

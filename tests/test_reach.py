@@ -310,3 +310,22 @@ def test_cli_writes_root_contours_and_pngs(capsys, tmp_path):
         assert "koto_band/koto_2016_2018_simulation" in f
     for png in ("seed_combined.png", "seed_na62_2016_2022.png", "seed_koto_2016_2018.png"):
         assert (tmp_path / png).stat().st_size > 10_000
+
+
+def test_lhcb_parent_channel_simulated_only_where_a_result_needs_it(monkeypatch):
+    """B+ -> K+ phi feeds only the displaced mu mu result (m > 2 m_mu): below it only the
+    B0 channel (prompt e+e- window) is simulated; the plane is the same either way."""
+    import kotosim.recast as R
+
+    seen, real = {}, R._block
+
+    def spy(state, kind, mass, ctau, n, seed, mass_index, channels, block, threads):
+        seen.setdefault(mass, set()).update(channels)
+        return real(state, kind, mass, ctau, n, seed, mass_index, channels, block, threads)
+
+    monkeypatch.setattr(R, "_block", spy)
+    r = reach("ctau", [100.0, 300.0], [10.0, 100.0], experiments=["lhcb"], n_events=2000)
+    b0, bp = R._LH_CHANNELS.index("b0_kstar0"), R._LH_CHANNELS.index("bplus_kplus")
+    assert seen[100.0] == {b0} and seen[300.0] == {b0, bp}
+    assert np.isnan(r.values[("lhcb_bplus_kplus_mumu", "simulation")][0]).all()
+    assert np.isfinite(r.values[("lhcb_bplus_kplus_mumu", "simulation")][1]).all()
