@@ -313,8 +313,8 @@ def test_cli_writes_root_contours_and_pngs(capsys, tmp_path):
 
 
 def test_lhcb_parent_channel_simulated_only_where_a_result_needs_it(monkeypatch):
-    """B+ -> K+ phi feeds only the displaced mu mu result (m > 2 m_mu): below it only the
-    B0 channel (prompt e+e- window) is simulated; the plane is the same either way."""
+    """B+ -> K+ phi feeds only the displaced mu mu result (within its table's masses):
+    elsewhere only the B0 channel (prompt e+e- window) is simulated."""
     import kotosim.recast as R
 
     seen, real = {}, R._block
