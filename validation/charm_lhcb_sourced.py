@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 import kotosim
+from kotosim.experiments import charm as CH
 from kotosim.model import ScalarModel
 
 MASSES = (30.0, 57.0, 105.0, 209.0, 230.0, 257.0)  # MeV
@@ -86,11 +87,22 @@ def charm_lower_edge(n_events: int, seed: int, overrides=None) -> dict[float, fl
     out = {}
     for mi, m in enumerate(MASSES):
         model = ScalarModel(m, S0, S0)
+        # a model point fixes c tau, so run a free c tau grid with the model's decay BRs and
+        # weight each parent with the model's production BR (what kotosim.experiments.charm
+        # does for a model point at its own c tau)
+        brs = model.branching_ratios
         r = kotosim.simulate("charm", mass=m, ctau=ct, n_events=n_events, seed=seed,
                              mass_index=mi, hists=False, overrides=overrides,
-                             options={"model": model})
-        n0 = r.acceptance["expected_events"]
-        lim = r.config.get("events_limit", 2.3)
+                             options={"br": 1.0,
+                                      "br_decay": {k: brs[k] for k, _ in CH.DECAYS}})
+        geo = kotosim.load_geometry("charm", overrides=overrides)
+        prod = {"kplus": model.br_kplus_piplusphi, "kminus": model.br_kplus_piplusphi,
+                "kl": model.br_kl_pi0phi, "bplus": model.br_b_kphi,
+                "b0": model.br_b0_kstar0phi}
+        n0 = sum(geo["normalisation.pot"] * CH.parent_yield(geo, c) * prod[key]
+                 * r.acceptance[f"detected_{key}"]
+                 for c, (key, *_) in enumerate(CH.PARENTS) if c in CH.open_parents(m))
+        lim = geo["normalisation.events_limit"]
         ct0 = model.ctau
 
         grid = np.logspace(-8, -1, 1401)
