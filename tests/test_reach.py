@@ -135,7 +135,7 @@ def _stable_rows_check(experiment: str, name: str):
     want = c.table.at(masses, math.inf)
     assert np.isfinite(want).all()
     for meth in ("simulation", "one_formula"):
-        np.testing.assert_allclose(r.values[(name, meth)][:, 0], want, rtol=1e-9)
+        np.testing.assert_allclose(r.values[(name, meth)][:, 0], want, rtol=1e-12)
 
 
 def test_na62_2017_reproduces_published_stable_limit_at_infinite_lifetime():
