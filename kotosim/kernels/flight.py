@@ -24,9 +24,10 @@ Per event (DESIGN.md "the way data flows"):
      STRAW chambers and the LKr (``planes``, magnet kick); phi counted invisible with weight
      1 - P(decay in the veto volumes);
    - ``MODE_CHARM``: phi -> d d (``dau`` rows: e+e-, mu+mu-, gamma gamma) decaying inside the
-     signal volume, the decay point drawn for each c tau from the exponential truncated to the
-     path interval, at least ``dau[c, 3]`` (default 2) daughters inside the calorimeter face
-     (``planes``), each of those in the energy window;
+     signal volume where at least ``dau[c, 3]`` (default 2) daughters reach the calorimeter
+     face (``planes``), each of those in the energy window: the path intervals where this
+     holds are found exactly once per event (:func:`seen_intervals`) and the decay
+     probability over them is summed for every c tau;
    - ``MODE_E949``: pi+ from a K+ at rest (E949, arXiv:0903.0030): smeared momentum in the
      pnn1 or pnn2 window, polar angle inside the drift-chamber acceptance; phi counted
      invisible with weight 1 - P(decay inside the detector) like NA62; quantities Q_DAU and
@@ -34,8 +35,8 @@ Per event (DESIGN.md "the way data flows"):
    - ``MODE_LHCB``: prompt (phi decays within ``prompt_length`` of the B vertex; also with the
      channel-0 daughters in dau_eta_min..dau_eta_max) and displaced (decay inside the signal
      volume beyond ``displaced_min``, daughters in the eta range; with ``velo_min_modules``
-     > 0 a decay point per c tau and both daughters through that many VELO modules,
-     ``planes``).
+     > 0 both daughters through that many VELO modules, ``planes``, downstream of the decay
+     point: exact path intervals as for CHARM).
 
 Accumulators (per chunk, summed by :func:`kotosim.engine.run` in chunk order):
 
@@ -620,6 +621,205 @@ def daughters_tracked(planes: np.ndarray, x: float, y: float, z: float, d: tuple
     return True
 
 
+# ---------------------------------------------------------------------- daughters along the path
+# The daughters' lab momenta do not depend on where on its path phi decays, so whether they are
+# seen is a function of the path length t alone: the hit point of a daughter from V + t u on a
+# plane at z moves on a straight line as t changes, every boundary of a sensitive area (square,
+# octagon, circle, square hole) is crossed at a root of a linear or quadratic equation in t, and
+# the seen set is a finite union of t intervals. :func:`seen_intervals` finds it exactly, and
+# the acceptance at every c tau is then the exact decay probability over those intervals
+# (DESIGN.md principle 1) -- no decay point is drawn for each c tau, and the cost does not grow
+# with the number of c tau values. The same rules as :func:`daughters_seen` and
+# :func:`daughters_tracked` at one point (tests/test_daughter_intervals.py checks them against
+# each other at random points).
+_EMPTY = (math.inf, -math.inf)
+
+
+@njit(**_INLINE)
+def _cut_lin(c0: float, c1: float, lo: float, hi: float) -> tuple[float, float]:
+    """[lo, hi] intersected with {t : c0 + c1 t <= 0}."""
+    if c1 == 0.0:
+        return (lo, hi) if c0 <= 0.0 else _EMPTY
+    r = -c0 / c1
+    if c1 > 0.0:
+        return lo, min(hi, r)
+    return max(lo, r), hi
+
+
+@njit(**_INLINE)
+def _disc(ax: float, bx: float, ay: float, by: float, r: float) -> tuple[float, float]:
+    """The t interval where |(ax, ay) + t (bx, by)| <= r (lo > hi: none; the roots of a
+    quadratic, in the cancellation-free form q/A, C/q)."""
+    aa = bx * bx + by * by
+    bb = ax * bx + ay * by
+    cc = ax * ax + ay * ay - r * r
+    if aa == 0.0:
+        return (-math.inf, math.inf) if cc <= 0.0 else _EMPTY
+    disc = bb * bb - aa * cc
+    if disc < 0.0:
+        return _EMPTY
+    q = -bb - math.sqrt(disc) if bb >= 0.0 else -bb + math.sqrt(disc)
+    t1 = q / aa
+    t2 = cc / q if q != 0.0 else t1
+    return (t1, t2) if t1 <= t2 else (t2, t1)
+
+
+@njit(**_INLINE)
+def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float, ux: float,
+                    uy: float, uz: float, dx: float, dy: float, dz: float, lo: float, hi: float,
+                    out: np.ndarray) -> int:
+    """The t in [lo, hi] for which a straight track of direction (dx, dy, dz) from
+    (ox, oy, oz) + t (ux, uy, uz) starts upstream of plane row ``i`` and hits it inside its
+    sensitive area (:func:`on_plane`): at most three disjoint sorted intervals, written to
+    ``out``; returns how many."""
+    if dz <= 0.0:
+        return 0
+    z = planes[i, 0]
+    lo, hi = _cut_lin(oz - z, uz, lo, hi)  # decay point upstream of the plane
+    sx, sy = dx / dz, dy / dz
+    ax = ox + (z - oz) * sx - planes[i, 1]
+    ay = oy + (z - oz) * sy - planes[i, 2]
+    bx, by = ux - uz * sx, uy - uz * sy
+    half, octa = planes[i, 3], planes[i, 4]
+    if half > 0.0:
+        lo, hi = _cut_lin(ax - half, bx, lo, hi)
+        lo, hi = _cut_lin(-ax - half, -bx, lo, hi)
+        lo, hi = _cut_lin(ay - half, by, lo, hi)
+        lo, hi = _cut_lin(-ay - half, -by, lo, hi)
+    if octa > 0.0:
+        for sgx in (-1.0, 1.0):
+            for sgy in (-1.0, 1.0):
+                lo, hi = _cut_lin(sgx * ax + sgy * ay - octa, sgx * bx + sgy * by, lo, hi)
+    if not hi > lo:
+        return 0
+    # excluded: inside the square hole, inside r_min (open sets); the hole first (LHCb: the
+    # other half plane), as it often excludes everything
+    h1, h2 = _EMPTY
+    hh = planes[i, 7]
+    if hh > 0.0:
+        hx = ax + planes[i, 1] - planes[i, 8]
+        h1, h2 = -math.inf, math.inf
+        h1, h2 = _cut_lin(hx - hh, bx, h1, h2)
+        h1, h2 = _cut_lin(-hx - hh, -bx, h1, h2)
+        h1, h2 = _cut_lin(ay - hh, by, h1, h2)
+        h1, h2 = _cut_lin(-ay - hh, -by, h1, h2)
+        if h1 <= lo and h2 >= hi:
+            return 0
+    if planes[i, 6] > 0.0:
+        t1, t2 = _disc(ax, bx, ay, by, planes[i, 6])
+        lo, hi = max(lo, t1), min(hi, t2)
+        if not hi > lo:
+            return 0
+    e1, e2 = _EMPTY
+    if planes[i, 5] > 0.0:
+        e1, e2 = _disc(ax, bx, ay, by, planes[i, 5])
+    if h1 < e1:
+        e1, e2, h1, h2 = h1, h2, e1, e2
+    m = 0
+    cur = lo
+    for s, e in ((e1, e2), (h1, h2)):
+        if not e > s:
+            continue
+        if s > cur:
+            b = min(s, hi)
+            if b > cur:
+                out[m, 0], out[m, 1] = cur, b
+                m += 1
+        cur = max(cur, e)
+        if cur >= hi:
+            break
+    if hi > cur:
+        out[m, 0], out[m, 1] = cur, hi
+        m += 1
+    return m
+
+
+@njit(**_INLINE)
+def _isort(t: np.ndarray, w: np.ndarray, n: int) -> None:
+    """Sort t[:n] (and w alongside) in place: insertion sort, linear for the nearly sorted
+    lists it gets (plane after plane)."""
+    for i in range(1, n):
+        a, b = t[i], w[i]
+        j = i - 1
+        while j >= 0 and t[j] > a:
+            t[j + 1], w[j + 1] = t[j], w[j]
+            j -= 1
+        t[j + 1], w[j + 1] = a, b
+
+
+@njit(**_JIT)
+def _sweep(st: np.ndarray, sw: np.ndarray, en: np.ndarray, ew: np.ndarray, n: int, thr: float,
+           out: np.ndarray) -> int:
+    """Intervals [st[j], en[j]] (j < n) with weights sw[j] (ew: scratch): write to ``out`` the
+    sorted disjoint intervals where the summed weight of the intervals covering t is >= thr;
+    returns how many (zero-length ones dropped)."""
+    for j in range(n):
+        ew[j] = sw[j]
+    _isort(st, sw, n)
+    _isort(en, ew, n)
+    m = 0
+    c = 0.0
+    start = 0.0
+    i = k = 0
+    while i < n or k < n:
+        t = st[i] if (i < n and (k >= n or st[i] <= en[k])) else en[k]
+        before = c
+        while i < n and st[i] == t:  # every step at the same t at once
+            c += sw[i]
+            i += 1
+        while k < n and en[k] == t:
+            c -= ew[k]
+            k += 1
+        if before < thr <= c:
+            start = t
+        elif c < thr <= before and t > start:
+            out[m, 0], out[m, 1] = start, t
+            m += 1
+    return m
+
+
+@njit(**_JIT)
+def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: float,
+                    ux: float, uy: float, uz: float, dx: float, dy: float, dz: float,
+                    lo: float, hi: float, st: np.ndarray, sw: np.ndarray, en: np.ndarray,
+                    ew: np.ndarray, piece: np.ndarray, out: np.ndarray) -> int:
+    """The t in [lo, hi] for which the track (dx, dy, dz) from (ox, oy, oz) + t (ux, uy, uz)
+    hits at least ``n_req`` (>= 1) plane rows downstream of its origin (``n_req`` = every
+    row: :func:`track_accepted` without a kick; ``n_req`` = n: :func:`planes_crossed` >= n).
+    Intervals to ``out``; returns how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``:
+    scratch."""
+    n = 0
+    for i in range(planes.shape[0]):
+        k = plane_intervals(planes, i, ox, oy, oz, ux, uy, uz, dx, dy, dz, lo, hi, piece)
+        for j in range(k):
+            st[n], en[n], sw[n] = piece[j, 0], piece[j, 1], 1.0
+            n += 1
+    if n < n_req:
+        return 0
+    return _sweep(st, sw, en, ew, n, float(n_req), out)
+
+
+@njit(**_JIT)
+def seen_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: float, ux: float,
+                   uy: float, uz: float, d: tuple, ok0: bool, ok1: bool, n_need: int,
+                   lo: float, hi: float, st: np.ndarray, sw: np.ndarray, en: np.ndarray,
+                   ew: np.ndarray, piece: np.ndarray, one: np.ndarray, out: np.ndarray) -> int:
+    """The t in [lo, hi] at which phi, decaying at (ox, oy, oz) + t (ux, uy, uz) into the two
+    daughters ``d`` (lab four-momenta), is seen: at least ``n_need`` (>= 1) of the daughters
+    whose flag ``ok0``/``ok1`` is set (energy in the window) pass :func:`track_intervals`, and
+    no daughter whose flag is off does (CHARM: :func:`daughters_seen`, n_req = every plane;
+    LHCb: :func:`daughters_tracked`, both flags on, n_need = 2). Intervals to ``out``; returns
+    how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``, ``one``: scratch."""
+    n = 0
+    for k in range(2):
+        m = track_intervals(planes, n_req, ox, oy, oz, ux, uy, uz, d[4 * k], d[4 * k + 1],
+                            d[4 * k + 2], lo, hi, st[n:], sw[n:], en[n:], ew[n:], piece, one)
+        w = 1.0 if (ok0 if k == 0 else ok1) else -3.0  # seen out of its window: vetoes
+        for j in range(m):
+            st[n], en[n], sw[n] = one[j, 0], one[j, 1], w
+            n += 1
+    return _sweep(st, sw, en, ew, n, float(n_need), out)
+
 # ---------------------------------------------------------------------------- the event loop
 @njit(**_INLINE)
 def _acc(q: np.ndarray, k: int, i: int, w: float, a: float) -> None:
@@ -636,12 +836,12 @@ def _row8(a: np.ndarray, c: int) -> tuple:
 
 
 @njit(**_INLINE)
-def _point_in(rs: np.ndarray, lo: float, hi: float, lam: float, vx: float, vy: float,
-              vz: float, ux: float, uy: float, uz: float) -> tuple[float, float, float]:
-    """phi decay point on the path interval [lo, hi] from (vx, vy, vz) along (ux, uy, uz),
-    drawn from the exponential of length ``lam`` truncated to the interval."""
-    t = lo + truncated_exponential(rs, lam, hi - lo)[0]
-    return vx + t * ux, vy + t * uy, vz + t * uz
+def _prob_seen(seen: np.ndarray, nseen: np.ndarray, c: int, lam: float) -> float:
+    """Probability to decay inside the ``nseen[c]`` disjoint intervals ``seen[c]``."""
+    p = 0.0
+    for j in range(nseen[c]):
+        p += decay_probability(seen[c, j, 0], seen[c, j, 1], lam)
+    return p
 
 
 @njit(**_INLINE)
@@ -676,6 +876,15 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
     a = np.zeros((NQ, nct))
     dk = np.zeros((MAX_DAU, 8))
     dok = np.zeros(MAX_DAU, dtype=np.bool_)
+    # daughters seen along the phi path (CHARM, LHCb): scratch and, per channel, the t intervals
+    tracked = nd > 0 and planes.shape[0] > 0 and (
+        cfg.mode == MODE_CHARM or (cfg.mode == MODE_LHCB and cfg.velo_min_modules > 0))
+    kiv = 3 * planes.shape[0] + 4  # intervals: at most 3 a plane
+    st, sw, en, ew = np.zeros(2 * kiv), np.zeros(2 * kiv), np.zeros(2 * kiv), np.zeros(2 * kiv)
+    piece, one, both = np.zeros((3, 2)), np.zeros((kiv, 2)), np.zeros((2 * kiv, 2))
+    seen = np.zeros((MAX_DAU, 2 * kiv * max(ns, 1), 2))
+    nseen = np.zeros(MAX_DAU, dtype=np.int64)
+    n_req = planes.shape[0] if cfg.mode == MODE_CHARM else cfg.velo_min_modules
     nbins = hist.shape[2]
     fill = hist.shape[0] > 0
     for j in range(n):
@@ -725,6 +934,31 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                         eta = eta_of(dd[4 * k], dd[4 * k + 1], dd[4 * k + 2])
                         if not (cfg.dau_eta_min < eta < cfg.dau_eta_max):
                             dok[c] = False
+        # the path intervals where each channel's daughters are seen, once for every c tau
+        if tracked and msig > 0:
+            for c in range(nd):
+                nseen[c] = 0
+                if not dok[c]:
+                    continue
+                dd = _row8(dk, c)
+                if cfg.mode == MODE_CHARM:
+                    ok0 = dau[c, 1] <= dd[3] <= dau[c, 2]
+                    ok1 = dau[c, 1] <= dd[7] <= dau[c, 2]
+                    n_need = int(dau[c, 3]) if dau.shape[1] > 3 else 2
+                else:
+                    ok0, ok1, n_need = True, True, 2
+                nb = seen_intervals(planes, n_req, vx, vy, vz, ux, uy, uz, dd, ok0, ok1,
+                                    n_need, mg_s[0, 0], mg_s[msig - 1, 1], st, sw, en, ew,
+                                    piece, one, both)
+                # ... inside the signal intervals (both lists sorted and disjoint)
+                for j in range(nb):
+                    for r in range(msig):
+                        lo_ = max(both[j, 0], mg_s[r, 0])
+                        hi_ = min(both[j, 1], mg_s[r, 1])
+                        if hi_ > lo_:
+                            seen[c, nseen[c], 0] = lo_
+                            seen[c, nseen[c], 1] = hi_
+                            nseen[c] += 1
         counts[0] += 1.0
         counts[1] += w
         counts[2] += w * w
@@ -753,36 +987,18 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     a[Q_SIGNAL, i] = 0.0
             elif cfg.mode == MODE_LHCB:
                 a[Q_MAIN, i] = decay_probability(0.0, cfg.prompt_length, lam)
-                if cfg.velo_min_modules > 0 and planes.shape[0] > 0:
-                    # a decay point per c tau and interval; both daughters through the VELO
-                    for r in range(msig):
-                        pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
-                        if pr <= 0.0:
-                            continue
-                        px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy,
-                                                  vz, ux, uy, uz)
-                        for c in range(nd):
-                            if dok[c] and daughters_tracked(planes, px_, py_, pz_, _row8(dk, c),
-                                                            cfg.velo_min_modules):
-                                a[Q_DAU + c, i] += pr
+                if tracked:  # both daughters through the VELO: exact over their t intervals
+                    for c in range(nd):
+                        a[Q_DAU + c, i] = _prob_seen(seen, nseen, c, lam) if msig > 0 else 0.0
                 else:
                     for c in range(nd):
                         if dok[c]:
                             a[Q_DAU + c, i] = psig
                 if nd > 0 and dok[0]:  # prompt with channel-0 daughters in the eta range
                     a[Q_PROMPT_DAU, i] = a[Q_MAIN, i]
-            else:  # MODE_CHARM: a decay point per c tau and interval, daughters to the face
-                for r in range(msig):
-                    pr = decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
-                    if pr <= 0.0:
-                        continue
-                    px_, py_, pz_ = _point_in(rs, mg_s[r, 0], mg_s[r, 1], lam, vx, vy, vz,
-                                              ux, uy, uz)
-                    for c in range(nd):
-                        n_min = int(dau[c, 3]) if dau.shape[1] > 3 else 2
-                        if dok[c] and daughters_seen(planes, px_, py_, pz_, _row8(dk, c),
-                                                     dau[c, 1], dau[c, 2], n_min):
-                            a[Q_DAU + c, i] += pr
+            else:  # MODE_CHARM: daughters to the calorimeter face, exact over their intervals
+                for c in range(nd):
+                    a[Q_DAU + c, i] = _prob_seen(seen, nseen, c, lam) if msig > 0 else 0.0
             for k in range(NQ):
                 if a[k, i] != 0.0:
                     _acc(q, k, i, w, a[k, i])
