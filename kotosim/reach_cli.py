@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
                    "to it as STEM_combined.png and STEM_CONSTRAINT.png")
     s.add_argument("--events", type=_positive_int("--events"), default=None,
                    help="parent decays simulated per mass, experiment and channel (default "
-                   "2e5; CHARM 1e5, LHCb 5e4)")
+                   "KOTO 2e5, NA62 1e5, E949 5e4, CHARM 1e5, LHCb 5e4)")
     s.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
     s.add_argument("--threads", type=_positive_int("--threads"), default=None,
                    help="numba threads (default all cores); results do not depend on it")

@@ -5,6 +5,8 @@ errors, histograms, event samples and the standard plot. Used by NA62, CHARM and
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,15 +28,51 @@ def require_order(geo: Geometry, *pairs: tuple[str, str]) -> None:
         require(geo, geo[lo] < geo[hi], (lo, hi), f"{lo} < {hi}")
 
 
+# the parents' own stream (cfg.parent_stream): chunk c of channel k is seeded from
+# SeedSequence(seed, spawn_key=(experiment, k, PARENT_STREAM, c)) -- no mass index, so every
+# phi mass sees the same parents (a mass index is below engine's limit of 10^4 masses)
+PARENT_STREAM = 2**31 - 1
+# parent banks kept in this process for the next mass (scans, kotosim.reach): at most this
+# many bytes; a bank that would not fit is not made (its parents are drawn in the kernel,
+# with the same numbers)
+BANK_BYTES = 256 * 2**20
+_banks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_banks_lock = threading.Lock()
+
+
+def _bank(geo: Geometry, cfg: F.FlightConfig, channel: int, seed: int, batch: np.ndarray,
+          pseeds: np.ndarray) -> np.ndarray | None:
+    """The parents of chunks ``batch`` (:func:`kotosim.kernels.flight.parent_bank`), from
+    this process's cache or drawn now and cached; None if it would not fit."""
+    size = batch.size * cfg.chunk_size * F.NBANK * 8
+    if size > BANK_BYTES // 4:
+        return None
+    key = (geo.experiment, geo.path, cfg._replace(m_phi=0.0, record_cap=0, fine_curve=False),
+           seed, channel, tuple(int(c) for c in batch))
+    with _banks_lock:
+        if key in _banks:
+            _banks.move_to_end(key)
+            return _banks[key]
+    bank = np.zeros((batch.size, cfg.chunk_size, F.NBANK))
+    F.parent_bank(cfg, pseeds, batch, bank)
+    with _banks_lock:
+        _banks[key] = bank
+        while sum(b.nbytes for b in _banks.values()) > BANK_BYTES:
+            _banks.popitem(last=False)
+    return bank
+
+
 def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed: int,
         mass_index: int, *, planes: np.ndarray | None = None, dau: np.ndarray | None = None,
         hist_bins: int = 0, chunks: np.ndarray | None = None,
-        progress: Callable[[int], None] | None = None, curve: bool = True
-        ) -> dict[str, np.ndarray]:
+        progress: Callable[[int], None] | None = None, curve: bool = True,
+        share_parents: bool = False) -> dict[str, np.ndarray]:
     """Run one parent channel through the flight kernel; summed accumulators (+ rec rows).
     ``curve``: fill the acceptance on the fine c tau grid drawn in the plot (``kotosim run``);
     scans switch it off (its ``curve`` accumulator then stays zero). It consumes no random
-    number, so the other results do not depend on it."""
+    number, so the other results do not depend on it. ``share_parents`` (with
+    ``cfg.parent_stream``; scans over masses): keep the parents drawn for this mass for the
+    next one -- the same numbers as drawing them again."""
     cfg = cfg._replace(fine_curve=bool(curve))
     signal = geo.volume_array("signal")
     veto = geo.volume_array("veto")
@@ -54,8 +92,17 @@ def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed
 
     def kernel(batch: np.ndarray, arr: dict[str, np.ndarray]) -> None:
         seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
-        F.run_chunks(cfg, seeds, batch, ctau, curve_ct, signal, veto, planes, dau,
-                     arr["counts"], arr["q"], arr["curve"], arr["hist"], rec, rec_w)
+        bank = None
+        if cfg.parent_stream:
+            pseeds = engine.chunk_seeds(seed, geo.experiment, channel, PARENT_STREAM, batch)
+            if share_parents:
+                bank = _bank(geo, cfg, channel, seed, batch, pseeds)
+        else:
+            pseeds = seeds
+        if bank is None:
+            bank = np.zeros((batch.size, 0, F.NBANK))
+        F.run_chunks(cfg, seeds, pseeds, bank, batch, ctau, curve_ct, signal, veto, planes,
+                     dau, arr["counts"], arr["q"], arr["curve"], arr["hist"], rec, rec_w)
 
     out = engine.run(cfg.n_events, cfg.chunk_size, alloc, kernel, chunks=chunks,
                      progress=progress)

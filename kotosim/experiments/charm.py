@@ -254,7 +254,7 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
         chunk_size=int(chunk_size), n_events=int(n_events), record_cap=int(record_cap),
         hist_var=F.HIST_Z, hist_log=False, hist_lo=g["histograms.z_low"],
         hist_hi=g["histograms.z_high"], e_beam=g["beam.energy"],
-        m_target=g["beam.target_nucleon_mass"])
+        m_target=g["beam.target_nucleon_mass"], parent_stream=True)
     if kaon:
         p = _bmpt_params(geo, key)
         _, env, kappa = _bmpt_integral(p, m_p * 1e-3)
@@ -272,14 +272,17 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
 def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
                 seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
                 chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None, curve: bool = True
-                ) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None, curve: bool = True,
+                share_parents: bool = False) -> dict[str, np.ndarray]:
+    """One parent channel. The parents come from their own random stream, the same for
+    every phi mass; ``share_parents`` (scans) keeps them for the next mass
+    (:func:`kotosim.experiments._flight.run`)."""
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
     nb = int(geo["histograms.z_bins"]) if hists else 0
     return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=planes(geo),
                        dau=daughters(geo), hist_bins=nb, chunks=chunks, progress=progress,
-                       curve=curve)
+                       curve=curve, share_parents=share_parents)
 
 
 # ---------------------------------------------------------------------------- branching ratios
@@ -407,7 +410,8 @@ def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed
     out: dict[str, np.ndarray] = {}
     for c in open_parents(mass):
         tot = _flight.strip(run_channel(geo, c, mass, ctau, n_events, seed, mass_index,
-                                        hists=False, chunks=block, curve=False))
+                                        hists=False, chunks=block, curve=False,
+                                        share_parents=True))
         out |= {f"{PARENTS[c][0]}.{k}": v for k, v in tot.items()}
     return out
 

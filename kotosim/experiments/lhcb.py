@@ -146,10 +146,14 @@ def open_channels(mass: float) -> list[int]:
 def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_events: int,
                 seed: int, mass_index: int = 0, *, hists: bool = True, sample_size: int = 0,
                 chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
-                progress: Callable[[int], None] | None = None, curve: bool = True
-                ) -> dict[str, np.ndarray]:
+                progress: Callable[[int], None] | None = None, curve: bool = True,
+                displaced: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    """One parent channel. ``displaced``: the daughter channels (indices into
+    ``DAUGHTERS``) whose displaced acceptance is computed (default all; the others stay 0)."""
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
+    if displaced is not None:
+        cfg = cfg._replace(track_mask=sum(1 << int(c) for c in set(displaced)))
     nb = int(geo["histograms.flight_bins"]) if hists else 0
     return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=velo_modules(geo),
                        dau=daughters(), hist_bins=nb, chunks=chunks, progress=progress, curve=curve)

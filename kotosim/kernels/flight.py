@@ -201,6 +201,13 @@ class FlightConfig(NamedTuple):
     velo_min_modules: int = 0   # displaced: daughters must cross this many ``planes`` (0: off)
     # fill ``curve`` (the fine c tau grid drawn in the plot); scans switch it off
     fine_curve: bool = True
+    # parents (momentum, flight, weight, vertex) from their own random stream ``pseeds``, which
+    # does not depend on the phi mass: every mass then sees the same parents, and a bank of
+    # them (:func:`parent_bank`) drawn once serves every mass (CHARM)
+    parent_stream: bool = False
+    # daughter channels c followed to the detectors (bit c set; CHARM, LHCb displaced): a
+    # channel left out keeps Q_DAU + c at zero (kotosim.reach asks only for what it uses)
+    track_mask: int = (1 << MAX_DAU) - 1
 
 
 # ---------------------------------------------------------------------------- sources
@@ -647,10 +654,21 @@ def _cut_lin(c0: float, c1: float, lo: float, hi: float) -> tuple[float, float]:
 
 
 @njit(**_INLINE)
-def _disc(ax: float, bx: float, ay: float, by: float, r: float) -> tuple[float, float]:
-    """The t interval where |(ax, ay) + t (bx, by)| <= r (lo > hi: none; the roots of a
-    quadratic, in the cancellation-free form q/A, C/q)."""
-    aa = bx * bx + by * by
+def _cut_inv(c0: float, c1: float, ic1: float, lo: float, hi: float) -> tuple[float, float]:
+    """:func:`_cut_lin` with the reciprocal ic1 = 1/c1 given (no division)."""
+    if c1 == 0.0:
+        return (lo, hi) if c0 <= 0.0 else _EMPTY
+    r = -c0 * ic1
+    if c1 > 0.0:
+        return lo, min(hi, r)
+    return max(lo, r), hi
+
+
+@njit(**_INLINE)
+def _disc(ax: float, bx: float, ay: float, by: float, aa: float, iaa: float, r: float
+          ) -> tuple[float, float]:
+    """The t interval where |(ax, ay) + t (bx, by)| <= r (lo > hi: none), aa = bx^2 + by^2,
+    iaa = 1/aa: the roots of a quadratic, in the cancellation-free form q/aa, cc/q."""
     bb = ax * bx + ay * by
     cc = ax * ax + ay * ay - r * r
     if aa == 0.0:
@@ -659,33 +677,34 @@ def _disc(ax: float, bx: float, ay: float, by: float, r: float) -> tuple[float, 
     if disc < 0.0:
         return _EMPTY
     q = -bb - math.sqrt(disc) if bb >= 0.0 else -bb + math.sqrt(disc)
-    t1 = q / aa
+    t1 = q * iaa
     t2 = cc / q if q != 0.0 else t1
     return (t1, t2) if t1 <= t2 else (t2, t1)
 
 
 @njit(**_INLINE)
-def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float, ux: float,
-                    uy: float, uz: float, dx: float, dy: float, dz: float, lo: float, hi: float,
-                    out: np.ndarray) -> int:
-    """The t in [lo, hi] for which a straight track of direction (dx, dy, dz) from
-    (ox, oy, oz) + t (ux, uy, uz) starts upstream of plane row ``i`` and hits it inside its
+def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float, uz: float,
+                    iuz: float, sx: float, sy: float, bx: float, by: float, ibx: float,
+                    iby: float, aa: float, iaa: float, lo: float, hi: float, out: np.ndarray
+                    ) -> int:
+    """The t in [lo, hi] for which a straight track of slopes (sx, sy) = (dx/dz, dy/dz),
+    dz > 0, from (ox, oy, oz) + t u starts upstream of plane row ``i`` and hits it inside its
     sensitive area (:func:`on_plane`): at most three disjoint sorted intervals, written to
-    ``out``; returns how many."""
-    if dz <= 0.0:
-        return 0
+    ``out``; returns how many. Per track (:func:`track_intervals`): the hit point moves by
+    (bx, by) = (ux - uz sx, uy - uz sy) per unit t; iuz, ibx, iby, iaa are the reciprocals
+    of uz, bx, by and aa = bx^2 + by^2."""
     z = planes[i, 0]
-    lo, hi = _cut_lin(oz - z, uz, lo, hi)  # decay point upstream of the plane
-    sx, sy = dx / dz, dy / dz
+    lo, hi = _cut_inv(oz - z, uz, iuz, lo, hi)  # decay point upstream of the plane
+    if not hi > lo:
+        return 0
     ax = ox + (z - oz) * sx - planes[i, 1]
     ay = oy + (z - oz) * sy - planes[i, 2]
-    bx, by = ux - uz * sx, uy - uz * sy
     half, octa = planes[i, 3], planes[i, 4]
     if half > 0.0:
-        lo, hi = _cut_lin(ax - half, bx, lo, hi)
-        lo, hi = _cut_lin(-ax - half, -bx, lo, hi)
-        lo, hi = _cut_lin(ay - half, by, lo, hi)
-        lo, hi = _cut_lin(-ay - half, -by, lo, hi)
+        lo, hi = _cut_inv(ax - half, bx, ibx, lo, hi)
+        lo, hi = _cut_inv(-ax - half, -bx, -ibx, lo, hi)
+        lo, hi = _cut_inv(ay - half, by, iby, lo, hi)
+        lo, hi = _cut_inv(-ay - half, -by, -iby, lo, hi)
     if octa > 0.0:
         for sgx in (-1.0, 1.0):
             for sgy in (-1.0, 1.0):
@@ -699,20 +718,20 @@ def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float,
     if hh > 0.0:
         hx = ax + planes[i, 1] - planes[i, 8]
         h1, h2 = -math.inf, math.inf
-        h1, h2 = _cut_lin(hx - hh, bx, h1, h2)
-        h1, h2 = _cut_lin(-hx - hh, -bx, h1, h2)
-        h1, h2 = _cut_lin(ay - hh, by, h1, h2)
-        h1, h2 = _cut_lin(-ay - hh, -by, h1, h2)
+        h1, h2 = _cut_inv(hx - hh, bx, ibx, h1, h2)
+        h1, h2 = _cut_inv(-hx - hh, -bx, -ibx, h1, h2)
+        h1, h2 = _cut_inv(ay - hh, by, iby, h1, h2)
+        h1, h2 = _cut_inv(-ay - hh, -by, -iby, h1, h2)
         if h1 <= lo and h2 >= hi:
             return 0
     if planes[i, 6] > 0.0:
-        t1, t2 = _disc(ax, bx, ay, by, planes[i, 6])
+        t1, t2 = _disc(ax, bx, ay, by, aa, iaa, planes[i, 6])
         lo, hi = max(lo, t1), min(hi, t2)
         if not hi > lo:
             return 0
     e1, e2 = _EMPTY
     if planes[i, 5] > 0.0:
-        e1, e2 = _disc(ax, bx, ay, by, planes[i, 5])
+        e1, e2 = _disc(ax, bx, ay, by, aa, iaa, planes[i, 5])
     if h1 < e1:
         e1, e2, h1, h2 = h1, h2, e1, e2
     m = 0
@@ -788,9 +807,19 @@ def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: fl
     row: :func:`track_accepted` without a kick; ``n_req`` = n: :func:`planes_crossed` >= n).
     Intervals to ``out``; returns how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``:
     scratch."""
+    if dz <= 0.0:
+        return 0
+    sx, sy = dx / dz, dy / dz
+    bx, by = ux - uz * sx, uy - uz * sy
+    aa = bx * bx + by * by
+    iuz = 1.0 / uz if uz != 0.0 else 0.0
+    ibx = 1.0 / bx if bx != 0.0 else 0.0
+    iby = 1.0 / by if by != 0.0 else 0.0
+    iaa = 1.0 / aa if aa != 0.0 else 0.0
     n = 0
     for i in range(planes.shape[0]):
-        k = plane_intervals(planes, i, ox, oy, oz, ux, uy, uz, dx, dy, dz, lo, hi, piece)
+        k = plane_intervals(planes, i, ox, oy, oz, uz, iuz, sx, sy, bx, by, ibx, iby, aa, iaa,
+                            lo, hi, piece)
         for j in range(k):
             st[n], en[n], sw[n] = piece[j, 0], piece[j, 1], 1.0
             n += 1
@@ -858,12 +887,15 @@ def _hist_bin(cfg: FlightConfig, v: float, nb: int) -> int:
 
 
 @njit(**_JIT)
-def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
+def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndarray,
+           chunk: int, ctau: np.ndarray,
            ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray, planes: np.ndarray,
            dau: np.ndarray,
            counts: np.ndarray, q: np.ndarray, curve: np.ndarray, hist: np.ndarray,
            rec: np.ndarray, rec_w: np.ndarray) -> None:
     rs = seed.copy()  # this chunk's xoshiro256+ state
+    rp = pseed.copy() if cfg.parent_stream else rs  # the parents' own stream, or the same
+    banked = bank.shape[0] > 0
     first = chunk * cfg.chunk_size
     n = min(cfg.chunk_size, cfg.n_events - first)
     nct = ctau.size
@@ -890,7 +922,12 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
     for j in range(n):
         g = first + j
         # --- parent, its decay vertex and P -> h phi
-        kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rs, cfg)
+        if banked:  # drawn before from the parents' stream (:func:`parent_bank`)
+            kx, ky, kz, pk, s, w, vx, vy, vz = (bank[j, 0], bank[j, 1], bank[j, 2], bank[j, 3],
+                                                bank[j, 4], bank[j, 5], bank[j, 6], bank[j, 7],
+                                                bank[j, 8])
+        else:
+            kx, ky, kz, pk, s, w, vx, vy, vz = parent_and_vertex(rp, cfg)
         ek = math.sqrt(pk * pk + cfg.m_parent * cfg.m_parent)
         d = decay_two_body(rs, kx, ky, kz, ek, cfg.m_parent, cfg.m_h, cfg.m_phi, True)
         hx, hy, hz = d[0], d[1], d[2]
@@ -922,9 +959,12 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                 if mg_s[r, 1] > mg_s[r, 0]:
                     sel = True
         # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
+        # (CHARM: only when phi's path crosses the signal volume; LHCb: always, for the prompt
+        # quantity)
+        need_dau = cfg.mode == MODE_LHCB or (cfg.mode == MODE_CHARM and msig > 0)
         for c in range(nd):
             dok[c] = False
-            if not invisible_mode(cfg.mode) and cfg.m_phi > 2.0 * dau[c, 0]:
+            if need_dau and cfg.m_phi > 2.0 * dau[c, 0]:
                 dd = decay_two_body(rs, fx, fy, fz, fe, cfg.m_phi, dau[c, 0], dau[c, 0], True)
                 for k in range(8):
                     dk[c, k] = dd[k]
@@ -938,7 +978,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         if tracked and msig > 0:
             for c in range(nd):
                 nseen[c] = 0
-                if not dok[c]:
+                if not dok[c] or not (cfg.track_mask >> c) & 1:
                     continue
                 dd = _row8(dk, c)
                 if cfg.mode == MODE_CHARM:
@@ -965,8 +1005,12 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
         if sel:
             counts[3] += w
             counts[4] += w * w
-        # --- every c tau: decay weights
-        for i in range(nct):
+        # --- every c tau: decay weights. An event that adds nothing at any c tau skips the
+        # loop (NA62/E949: pi+ not selected; CHARM: phi path misses the decay volume): the same
+        # numbers, no random number is drawn there
+        active = sel if invisible_mode(cfg.mode) else (cfg.mode == MODE_LHCB or msig > 0)
+        nct_e = nct if active else 0
+        for i in range(nct_e):
             for k in range(NQ):
                 a[k, i] = 0.0
             lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau[i]
@@ -1011,7 +1055,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
                     hist[i, 0, b] += w
                     hist[i, 1, b] += w * w
         # --- fine c tau grid for the plot's curve (cheap quantities only)
-        for i in range(ncv):
+        for i in range(ncv if active else 0):
             lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau_curve[i]
             if invisible_mode(cfg.mode):
                 if not sel:
@@ -1040,17 +1084,38 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, chunk: int, ctau: np.ndarray,
             if mveto > 0:
                 r_[21], r_[22] = mg_v[0, 0], mg_v[mveto - 1, 1]
             r_[23] = s
-            for i in range(nct):
+            for i in range(nct_e):  # (rows of skipped events stay 0)
                 rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
 
 
 @njit(parallel=True, **_JIT)
-def run_chunks(cfg: FlightConfig, seeds: np.ndarray, chunks: np.ndarray, ctau: np.ndarray,
+def run_chunks(cfg: FlightConfig, seeds: np.ndarray, pseeds: np.ndarray, bank: np.ndarray,
+               chunks: np.ndarray, ctau: np.ndarray,
                ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
                planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,
                curve: np.ndarray, hist: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
     """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
-    its own accumulators ``counts[k]``, ``q[k]``, ... and its own event-sample rows."""
+    its own accumulators ``counts[k]``, ``q[k]``, ... and its own event-sample rows.
+    ``pseeds[k]``: the parents' stream of chunk k (``cfg.parent_stream``); ``bank[k]``: its
+    parents drawn before by :func:`parent_bank` (shape (chunks.size, 0, NBANK): none, draw
+    them here)."""
     for k in prange(chunks.size):
-        _chunk(cfg, seeds[k], chunks[k], ctau, ctau_curve, signal, veto, planes, dau,
-               counts[k], q[k], curve[k], hist[k], rec, rec_w)
+        _chunk(cfg, seeds[k], pseeds[k], bank[k], chunks[k], ctau, ctau_curve, signal, veto, planes,
+               dau, counts[k], q[k], curve[k], hist[k], rec, rec_w)
+
+
+NBANK = 9  # columns of a parent bank: kx, ky, kz, |p|, flight s, weight w, vx, vy, vz
+
+
+@njit(parallel=True, **_JIT)
+def parent_bank(cfg: FlightConfig, pseeds: np.ndarray, chunks: np.ndarray,
+                out: np.ndarray) -> None:
+    """The parents of chunks ``chunks[k]`` drawn from their own streams ``pseeds[k]``, in the
+    order :func:`_chunk` draws them: ``out[k, j]`` = :func:`parent_and_vertex` of event j."""
+    for k in prange(chunks.size):
+        rp = pseeds[k].copy()
+        n = min(cfg.chunk_size, cfg.n_events - chunks[k] * cfg.chunk_size)
+        for j in range(n):
+            r = parent_and_vertex(rp, cfg)
+            for c in range(NBANK):
+                out[k, j, c] = r[c]
