@@ -21,6 +21,7 @@ m_phi >= 0 and return 0 above the kinematic threshold.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,8 +295,10 @@ def delta_a_lepton(mass: float, eps_l: float, m_lepton: float) -> float:
 # --------------------------------------------------------------------------------------------
 # CKM and meson decays
 # --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
 def ckm_matrix() -> np.ndarray:
-    """3x3 complex CKM matrix (rows u, c, t; columns d, s, b), exactly unitary.
+    """3x3 complex CKM matrix (rows u, c, t; columns d, s, b), exactly unitary, read-only
+    (computed once).
 
     Standard parametrisation built from the PDG 2024 Wolfenstein fit (constants.CKM_*) with
     s12 = lambda, s23 = A lambda^2, s13 e^{i delta} = A lambda^3 (rhobar + i etabar)
@@ -312,11 +315,13 @@ def ckm_matrix() -> np.ndarray:
     phase = s13e / s13  # e^{+i delta}
     c12, c23, c13 = (math.sqrt(1.0 - s**2) for s in (s12, s23, s13))
     em = phase.conjugate()  # e^{-i delta}
-    return np.array([
+    v = np.array([
         [c12 * c13, s12 * c13, s13 * em],
         [-s12 * c23 - c12 * s23 * s13 * phase, c12 * c23 - s12 * s23 * s13 * phase, s23 * c13],
         [s12 * s23 - c12 * c23 * s13 * phase, -c12 * s23 - s12 * c23 * s13 * phase, c23 * c13],
     ], dtype=complex)
+    v.flags.writeable = False
+    return v
 
 
 def _kallen(a: float, b: float, c: float) -> float:

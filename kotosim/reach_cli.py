@@ -28,7 +28,11 @@ _DEFAULT_COUPLINGS = {"seed": "1e-4:1e-1:61:log", "higgs": "1e-10:1e-2:81:log",
 
 def register(subparsers: Any) -> None:
     """Add the ``reach`` sub-command to the ``kotosim`` parser."""
-    from .recast import EXPERIMENTS, KOTO_DATA, MODELS
+    from .engine import DEFAULT_CHUNK_SIZE
+    from .recast import DEFAULT_EVENTS, EXPERIMENTS, KOTO_DATA, MODELS
+
+    names = {"koto": "KOTO", "na62": "NA62", "e949": "E949", "charm": "CHARM", "lhcb": "LHCb"}
+    ev_default = ", ".join(f"{names.get(k, k)} {v}" for k, v in DEFAULT_EVENTS.items())
 
     s = subparsers.add_parser(
         "reach", help="which experiments exclude each (m_phi, coupling): ROOT file + PNGs",
@@ -61,7 +65,7 @@ def register(subparsers: Any) -> None:
                    "to it as STEM_combined.png and STEM_CONSTRAINT.png")
     s.add_argument("--events", type=_positive_int("--events"), default=None,
                    help="parent decays simulated per mass, experiment and channel (default "
-                   "KOTO 2e5, NA62 1e5, E949 5e4, CHARM 1e5, LHCb 5e4)")
+                   f"{ev_default}: whole numbers of {DEFAULT_CHUNK_SIZE}-event chunks)")
     s.add_argument("--seed", type=int, default=1, help="master seed (default 1)")
     s.add_argument("--threads", type=_positive_int("--threads"), default=None,
                    help="numba threads (default all cores); results do not depend on it")

@@ -536,15 +536,16 @@ def reach(
                        notes, config)
 
 
-#: Default parent decays per mass and channel, chosen by the MC error they leave on the
-#: deciding quantity R next to the exclusion edges of the seed plane (median relative error
-#: where 0.5 < R < 2, printed by validation/benchmark_reach.py): KOTO 2e5 -> 2.4-2.6% (its
-#: acceptance is ~1e-2 per K_L decay); NA62 1e5 -> ~1.2% and E949 5e4 -> ~0.8% (at 2e5 both
-#: were 0.86% and 0.38%, far below their recast's other uncertainties); CHARM 1e5 (five
-#: parents) -> ~5%; LHCb 5e4 (acceptances O(0.1-1) per B) -> ~1% prompt e+e-, ~16% displaced
-#: mu mu. Pass n_events (or --events) for more.
-DEFAULT_EVENTS = {"koto": 200_000, "na62": 100_000, "e949": 50_000, "charm": 100_000,
-                  "lhcb": 50_000}
+#: Default parent decays per mass and channel, in whole chunks of the engine (2^14 events
+#: each), chosen by the MC error they leave on the deciding quantity R next to the exclusion
+#: edges of the seed plane (median relative error where 0.5 < R < 2; printed by
+#: validation/benchmark_reach.py): KOTO 12 chunks (196,608) -> ~2.5% (its acceptance is
+#: ~1e-2 per K_L decay); NA62 6 (98,304) -> ~1.2%; E949 2 (32,768) -> ~0.9% (their recast is
+#: a ratio of acceptances, with other uncertainties of several per cent); CHARM 6 (98,304 for
+#: each of five parents) -> ~5.5%; LHCb 3 (49,152; acceptances O(0.1-1) per B) -> ~1% prompt
+#: e+e-, ~16% displaced mu mu. Pass n_events (or --events) for more.
+DEFAULT_EVENTS = {k: n * engine.DEFAULT_CHUNK_SIZE for k, n in
+                  {"koto": 12, "na62": 6, "e949": 2, "charm": 6, "lhcb": 3}.items()}
 _DEFAULT_OTHER = 200_000
 
 

@@ -33,3 +33,25 @@ def test_digest_changes_with_any_kernel_module(tmp_path, monkeypatch):
     d1 = kernels._digest()
     (tmp_path / "rng.py").write_text("# an inlined helper changed\n")
     assert len({d0, d1, kernels._digest()}) == 3
+
+
+def test_frozen_kernels_cache_follows_the_live_kernels(tmp_path):
+    """validation/_frozen_cache.py: the frozen KOTO kernel inlines live kernel modules, so its
+    numba cache is dropped when their digest changes, and kept while it does not."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "validation"))
+    import _frozen_cache
+
+    mod = tmp_path / "_frozen.py"
+    mod.write_text("# a frozen kernel\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    stale = cache / "_frozen._chunk-615.py311.1.nbc"
+    stale.write_bytes(b"x")
+    (cache / _frozen_cache._STAMP).write_text("0" * 64 + "\n")
+    assert _frozen_cache.clear(str(mod)) is True and not stale.exists()
+    assert (cache / _frozen_cache._STAMP).read_text().strip() == kernels._digest()
+    stale.write_bytes(b"x")
+    assert _frozen_cache.clear(str(mod)) is False and stale.exists()

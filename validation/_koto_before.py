@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import _frozen_cache  # (not frozen code) validation/_frozen_cache.py
 import numpy as np
 from numba import njit, prange
 
@@ -19,6 +20,10 @@ from kotosim.kernels.kinematics import boost_to_lab, decay_two_body, isotropic_d
 from kotosim.kernels.propagation import intervals, survival_outside
 from kotosim.kernels.rng import gauss_pair, next_u64, uniform
 from kotosim.kernels.sampling import sample_envelope, truncated_exponential
+
+# (not part of the frozen code) drop this module's numba cache if the live kernels it inlines
+# changed since it was written
+_frozen_cache.clear(__file__)
 
 TWO_CHARGED, TWO_PHOTONS, FOUR_PHOTONS = 0, 1, 2
 MAX_DAU = 4

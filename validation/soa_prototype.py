@@ -48,6 +48,7 @@ import statistics
 import sys
 import time
 
+import _frozen_cache  # (not frozen code) validation/_frozen_cache.py
 import numba
 import numpy as np
 from numba import njit, prange, uint64
@@ -60,6 +61,10 @@ from kotosim.kernels import koto as K
 from kotosim.kernels import rng as _rng
 from kotosim.kernels import sampling as _smp
 from kotosim.kernels._flags import FASTMATH
+
+# (not part of the frozen code) drop this module's numba cache if the live kernels it inlines
+# changed since it was written
+_frozen_cache.clear(__file__)
 
 LANES = 8        # xoshiro256+ lanes per chunk (compile-time constant of the lane loop)
 BLOCK = 512      # events per block (a multiple of LANES)

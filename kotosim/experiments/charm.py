@@ -216,10 +216,13 @@ def _bmpt_integral(p: tuple[float, ...], m_gev: float) -> tuple[float, float, fl
     return integral, best[1] * s_max, best[2]
 
 
+@functools.lru_cache(maxsize=64)
 def _bmpt_zmax(cfg: F.FlightConfig, m_gev: float) -> float:
     """Upper bound of the sampler's p_T-envelope integral Z(y*) over [0, acosh(E*_max/m)]:
     on each interval of a 2000-step grid, A0 and B0 (non-increasing in y*) at its left edge
-    and a_e (non-increasing) at its right edge."""
+    and a_e (non-increasing) at its right edge. Cached: call it with the fields that do not
+    enter (m_phi, n_events, record_cap) set to fixed values (:func:`kernel_config`), so that
+    every phi mass of a scan reuses it."""
     ymax = math.acosh(cfg.bm_emax / m_gev)
     yg = np.linspace(0.0, ymax, 2001)
     env = np.array([F.bmpt_pt_envelope(float(y), m_gev, cfg) for y in yg])
@@ -264,7 +267,8 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
             bm_beta=be, bm_a=a, bm_gamma=gam, bm_delta=dl, bm_c0=c0, bm_c1=c1, bm_c2=c2,
             bm_ln_a=lna, bm_emax=emax, bm_ycm=ycm, bm_ptmax=ptmax, bm_env=env, bm_kappa=kappa,
             **common)
-        return cfg._replace(bm_zmax=_bmpt_zmax(cfg, m_p * 1e-3))
+        key = cfg._replace(m_phi=0.0, n_events=0, record_cap=0)
+        return cfg._replace(bm_zmax=_bmpt_zmax(key, m_p * 1e-3))
     return F.FlightConfig(source=F.SRC_TARGET, xf_power=g[pre + "xf_power"],
                           pt_a=g[pre + "pt_slope"], pt_b=g[pre + "pt_gauss"], **common)
 

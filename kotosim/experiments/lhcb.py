@@ -148,12 +148,14 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
                 chunk_size: int = engine.DEFAULT_CHUNK_SIZE, chunks: np.ndarray | None = None,
                 progress: Callable[[int], None] | None = None, curve: bool = True,
                 displaced: Sequence[int] | None = None) -> dict[str, np.ndarray]:
-    """One parent channel. ``displaced``: the daughter channels (indices into
-    ``DAUGHTERS``) whose displaced acceptance is computed (default all; the others stay 0)."""
+    """One parent channel. ``displaced``: only the prompt quantities and the displaced
+    acceptance of these daughter channels (indices into ``DAUGHTERS``) are computed -- the
+    others, and the decay probability in the VELO region, stay 0 (default: everything)."""
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap)
     if displaced is not None:
-        cfg = cfg._replace(track_mask=sum(1 << int(c) for c in set(displaced)))
+        cfg = cfg._replace(q_mask=(1 << F.Q_MAIN) | (1 << F.Q_PROMPT_DAU)
+                           | sum(1 << (F.Q_DAU + int(c)) for c in set(displaced)))
     nb = int(geo["histograms.flight_bins"]) if hists else 0
     return _flight.run(geo, cfg, channel, ctau, seed, mass_index, planes=velo_modules(geo),
                        dau=daughters(), hist_bins=nb, chunks=chunks, progress=progress, curve=curve)

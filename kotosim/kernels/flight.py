@@ -205,9 +205,11 @@ class FlightConfig(NamedTuple):
     # does not depend on the phi mass: every mass then sees the same parents, and a bank of
     # them (:func:`parent_bank`) drawn once serves every mass (CHARM)
     parent_stream: bool = False
-    # daughter channels c followed to the detectors (bit c set; CHARM, LHCb displaced): a
-    # channel left out keeps Q_DAU + c at zero (kotosim.reach asks only for what it uses)
-    track_mask: int = (1 << MAX_DAU) - 1
+    # the quantities wanted (bit k for quantity k): one left out stays zero and costs nothing
+    # -- daughter channel c is followed to the detectors only with bit Q_DAU + c, the decay
+    # probability in the signal volume only with bit Q_SIGNAL (kotosim.reach asks only for
+    # what it uses)
+    q_mask: int = (1 << NQ) - 1
 
 
 # ---------------------------------------------------------------------------- sources
@@ -978,7 +980,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
         if tracked and msig > 0:
             for c in range(nd):
                 nseen[c] = 0
-                if not dok[c] or not (cfg.track_mask >> c) & 1:
+                if not dok[c] or not (cfg.q_mask >> (Q_DAU + c)) & 1:
                     continue
                 dd = _row8(dk, c)
                 if cfg.mode == MODE_CHARM:
@@ -1010,14 +1012,18 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
         # numbers, no random number is drawn there
         active = sel if invisible_mode(cfg.mode) else (cfg.mode == MODE_LHCB or msig > 0)
         nct_e = nct if active else 0
+        # (NA62/E949 overwrite Q_SIGNAL with the veto probability: no psig there)
+        need_psig = not invisible_mode(cfg.mode) and (
+            (cfg.q_mask >> Q_SIGNAL) & 1 or (cfg.mode == MODE_LHCB and not tracked))
         for i in range(nct_e):
             for k in range(NQ):
                 a[k, i] = 0.0
             lam = math.inf if cfg.m_phi <= 0.0 else pf / cfg.m_phi * ctau[i]
             psig = 0.0
-            for r in range(msig):
-                psig += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
-            a[Q_SIGNAL, i] = psig
+            if need_psig:
+                for r in range(msig):
+                    psig += decay_probability(mg_s[r, 0], mg_s[r, 1], lam)
+                a[Q_SIGNAL, i] = psig
             if invisible_mode(cfg.mode):
                 if sel:
                     pveto = 0.0

@@ -115,6 +115,8 @@ def decay_probability(l1: float, l2: float, lam: float) -> float:
         return 0.0
     if not lam > 0.0:
         return 1.0 if l1 == 0.0 else 0.0
+    if l1 == 0.0:  # exp(-0/lam) = 1 exactly: the same number without the call
+        return -math.expm1(-l2 / lam)
     return math.exp(-l1 / lam) * -math.expm1(-(l2 - l1) / lam)
 
 
