@@ -11,31 +11,14 @@ there -- the same rule as :func:`kotosim.kernels.clear_stale_cache`.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-_STAMP = "kotosim-kernels.sha256"
+from kotosim.kernels import _STAMP, clear_if_stale
+
+__all__ = ["clear", "_STAMP"]
 
 
 def clear(module_file: str) -> bool:
     """Drop the numba caches of the frozen module ``module_file`` if the live kernels changed
-    since they were written; True if it dropped them. Errors are ignored (only a cache)."""
-    from kotosim.kernels import _digest
-
-    try:
-        where = Path(module_file).resolve().parent / "__pycache__"
-        if not where.is_dir():
-            return False
-        digest = _digest()
-        stamp = where / _STAMP
-        if stamp.is_file() and stamp.read_text().strip() == digest:
-            return False
-        for f in where.iterdir():
-            if f.suffix in (".nbi", ".nbc"):
-                f.unlink(missing_ok=True)
-        tmp = where / f".{_STAMP}.{os.getpid()}"
-        tmp.write_text(digest + "\n")
-        os.replace(tmp, stamp)
-        return True
-    except OSError:
-        return False
+    since they were written; True if it dropped them (errors ignored: only a cache)."""
+    return clear_if_stale(Path(module_file).resolve().parent / "__pycache__", lambda f: True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
@@ -44,27 +45,21 @@ def _cache_dir() -> Path | None:
     return None
 
 
-def clear_stale_cache() -> bool:
-    """Remove numba's cached kernels of this package if any kernel module changed since they
-    were written; True if it removed them.
-
-    numba checks a cached function against its own source file only (time stamp and size),
-    not against the modules whose functions it inlined or the compilation flags it was built
-    with: a kernel cached before ``rng.py``, ``kinematics.py`` or ``_flags.py`` changed would be
-    loaded as it was (a reinstall keeps the old cache files). One digest over all kernel
-    modules, kept next to the cache, decides for all of them. Errors (a read-only location)
-    are ignored: the cache is only an optimisation."""
+def clear_if_stale(where: Path, owned: Callable[[Path], bool]) -> bool:
+    """Remove the numba cache files (.nbi, .nbc) in ``where`` for which ``owned(file)`` holds
+    if the digest of the kernel modules differs from the one stamped there, then stamp the
+    current one; True if it removed them. Errors (a read-only location) are ignored: the
+    cache is only an optimisation. Also used for the frozen kernels under validation/, which
+    inline these modules."""
     try:
-        where = _cache_dir()
-        if where is None or not where.is_dir():
+        if not where.is_dir():
             return False
         digest = _digest()
         stamp = where / _STAMP
         if stamp.is_file() and stamp.read_text().strip() == digest:
             return False
-        mods = {f.stem for f in _HERE.glob("*.py")}
         for f in where.iterdir():
-            if f.suffix in (".nbi", ".nbc") and f.name.split(".", 1)[0] in mods:
+            if f.suffix in (".nbi", ".nbc") and owned(f):
                 f.unlink(missing_ok=True)
         tmp = where / f".{_STAMP}.{os.getpid()}"
         tmp.write_text(digest + "\n")
@@ -73,5 +68,23 @@ def clear_stale_cache() -> bool:
     except OSError:
         return False
 
+
+def clear_stale_cache() -> bool:
+    """Remove numba's cached kernels of this package if any kernel module changed since they
+    were written; True if it removed them.
+
+    numba checks a cached function against its own source file only (time stamp and size),
+    not against the modules whose functions it inlined or the compilation flags it was built
+    with: a kernel cached before ``rng.py``, ``kinematics.py`` or ``_flags.py`` changed would be
+    loaded as it was (a reinstall keeps the old cache files). One digest over all kernel
+    modules, kept next to the cache, decides for all of them."""
+    try:
+        where = _cache_dir()
+    except OSError:
+        return False
+    if where is None:
+        return False
+    mods = {f.stem for f in _HERE.glob("*.py")}
+    return clear_if_stale(where, lambda f: f.name.split(".", 1)[0] in mods)
 
 clear_stale_cache()
