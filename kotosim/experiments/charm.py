@@ -7,10 +7,12 @@ per proton = its forward-hemisphere integral / sigma_inel(p-Cu), kaons from the 
 cascade not included), B mesons from a factorised (x_F, p_T) spectrum (yield per proton in the
 geometry file); kaons decay before being absorbed in copper with probability
 lambda_abs/(lambda_abs + beta gamma c tau) (the event weight); B mesons fly their PDG c tau;
-P -> h phi; phi's path through the decay volume ([[signal]] box); for each c tau a decay point
-from the exponential truncated to the path inside the box, phi -> d d isotropic, at least
-``min_on_face`` daughters on the calorimeter face ([calorimeter]), each inside its energy
-window (the CHARM selection as ALPINIST implements it). Expected events = POT x sum over
+P -> h phi; phi's path through the decay volume ([[signal]] box), phi -> d d isotropic, and
+the exact probability, at each c tau, that phi decays at a point of that path from which at
+least ``min_on_face`` daughters reach the calorimeter face ([calorimeter]), each inside its
+energy window (the CHARM selection as ALPINIST implements it; the path intervals are found once
+per event, :func:`kotosim.kernels.flight.seen_intervals`). The parents come from their own
+random stream, the same for every phi mass (scans draw them once). Expected events = POT x sum over
 parents of yield x BR(P -> h phi) x sum over channels of BR(phi -> d d) x efficiency x
 acceptance.
 """

@@ -9,9 +9,9 @@ probability to decay
   e+e- vertex of the B -> K* e+e- measurement must coincide with the K* vertex;
 - *displaced*: inside the VELO region ([[signal]] volumes) beyond
   ``selection.displaced_min`` from the B vertex, with both daughters (e+e- or mu+mu-) in
-  2 < eta < 5 and, for a decay point drawn per c tau, both crossing at least
-  ``velo.min_modules`` VELO half-modules downstream of it (the module layout of the Run 1-2
-  VELO, [velo]).
+  2 < eta < 5, both crossing at least ``velo.min_modules`` VELO half-modules downstream of
+  the decay point (the module layout of the Run 1-2 VELO, [velo]): the exact probability over
+  the path intervals where this holds (:func:`kotosim.kernels.flight.seen_intervals`).
 
 Acceptances are per B meson produced in 2 < eta < 5 that decays to K(*) phi.
 """
