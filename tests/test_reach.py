@@ -246,6 +246,22 @@ def test_same_seed_same_plane_on_dask():
     _same(_small(threads=1), _small(workers=2))
 
 
+def test_charm_bank_and_lhcb_same_plane_on_threads_and_dask():
+    """CHARM's parents come from a bank kept per process (drawn once, reused by every mass)
+    and LHCb is asked for part of its quantities: the plane is still the same on 1 and 2
+    threads and on Dask workers (each with its own bank)."""
+    pytest.importorskip("distributed")
+
+    def small(**kw):
+        return reach("seed", [30.0, 150.0, 250.0], [1e-3, 1e-2], experiments=["charm", "lhcb"],
+                     n_events=2 * 16384, seed=5, **kw)
+
+    one = small(threads=1)
+    assert any(np.nanmax(v) > 0 for v in one.values.values())
+    _same(one, small(threads=2))
+    _same(one, small(workers=2))
+
+
 # ------------------------------------------------------------------------- CLI
 def _run(capsys, tmp_path, *args):
     out = tmp_path / "r.root"
