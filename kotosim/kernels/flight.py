@@ -645,19 +645,9 @@ _EMPTY = (math.inf, -math.inf)
 
 
 @njit(**_INLINE)
-def _cut_lin(c0: float, c1: float, lo: float, hi: float) -> tuple[float, float]:
-    """[lo, hi] intersected with {t : c0 + c1 t <= 0}."""
-    if c1 == 0.0:
-        return (lo, hi) if c0 <= 0.0 else _EMPTY
-    r = -c0 / c1
-    if c1 > 0.0:
-        return lo, min(hi, r)
-    return max(lo, r), hi
-
-
-@njit(**_INLINE)
 def _cut_inv(c0: float, c1: float, ic1: float, lo: float, hi: float) -> tuple[float, float]:
-    """:func:`_cut_lin` with the reciprocal ic1 = 1/c1 given (no division)."""
+    """[lo, hi] intersected with {t : c0 + c1 t <= 0}, ic1 = 1/c1 given (no division here;
+    the callers compute it once per track)."""
     if c1 == 0.0:
         return (lo, hi) if c0 <= 0.0 else _EMPTY
     r = -c0 * ic1
@@ -710,7 +700,9 @@ def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float,
     if octa > 0.0:
         for sgx in (-1.0, 1.0):
             for sgy in (-1.0, 1.0):
-                lo, hi = _cut_lin(sgx * ax + sgy * ay - octa, sgx * bx + sgy * by, lo, hi)
+                c1 = sgx * bx + sgy * by
+                lo, hi = _cut_inv(sgx * ax + sgy * ay - octa, c1, 1.0 / c1 if c1 != 0.0 else 0.0,
+                                  lo, hi)
     if not hi > lo:
         return 0
     # excluded: inside the square hole, inside r_min (open sets); the hole first (LHCb: the
@@ -919,6 +911,10 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
     seen = np.zeros((MAX_DAU, 2 * kiv * max(ns, 1), 2))
     nseen = np.zeros(MAX_DAU, dtype=np.int64)
     n_req = planes.shape[0] if cfg.mode == MODE_CHARM else cfg.velo_min_modules
+    # the decay probability in the signal volume, where it is used (NA62/E949 overwrite
+    # Q_SIGNAL with the veto probability; LHCb without tracking copies it to Q_DAU)
+    need_psig = not invisible_mode(cfg.mode) and (
+        (cfg.q_mask >> Q_SIGNAL) & 1 or (cfg.mode == MODE_LHCB and not tracked))
     nbins = hist.shape[2]
     fill = hist.shape[0] > 0
     for j in range(n):
@@ -1012,9 +1008,6 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
         # numbers, no random number is drawn there
         active = sel if invisible_mode(cfg.mode) else (cfg.mode == MODE_LHCB or msig > 0)
         nct_e = nct if active else 0
-        # (NA62/E949 overwrite Q_SIGNAL with the veto probability: no psig there)
-        need_psig = not invisible_mode(cfg.mode) and (
-            (cfg.q_mask >> Q_SIGNAL) & 1 or (cfg.mode == MODE_LHCB and not tracked))
         for i in range(nct_e):
             for k in range(NQ):
                 a[k, i] = 0.0
