@@ -5,12 +5,19 @@ Events are generated in fixed-size chunks. Chunk ``c`` of a run is seeded from
 what it is, never by which thread or worker runs it (DESIGN.md principle 4). A kernel fills
 per-chunk accumulators; :func:`run` adds them in chunk order, so the sums are bit-identical on
 any number of threads, in any batching, or on Dask workers.
+
+The chunks of a block run on ``numba.get_num_threads()`` threads (:func:`in_threads`): the
+kernels are serial ``nogil`` loops over their chunks, and Python threads run contiguous slices
+of a block side by side. (A ``prange`` loop did the same, but its parallel-loop machinery cost
+~3 s of compile time per kernel on first use.)
 """
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -26,7 +33,7 @@ MAX_EVENTS = 10**12           # parent decays per channel (and per scan mass) at
 MAX_SEED = 2**63 - 1
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "MAX_EVENTS", "check_n_events", "check_seed", "chunk_seeds",
-           "n_chunks", "run"]
+           "in_threads", "n_chunks", "run"]
 
 
 def check_seed(seed: object, what: str = "seed") -> int:
@@ -76,6 +83,54 @@ def chunk_seeds(seed: int, experiment: str, channel: int, mass_index: int,
     return new_state(np.array([
         np.random.SeedSequence(seed, spawn_key=(key, channel, mass_index, int(c)))
         .generate_state(4, dtype=np.uint64) for c in chunks], dtype=np.uint64).reshape(-1, 4))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import numba
+
+            _POOL = ThreadPoolExecutor(max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                                       thread_name_prefix="kotosim")
+        return _POOL
+
+
+def in_threads(part: Callable[[slice], None], n: int) -> None:
+    """Run ``part(slice)`` over ``range(n)`` cut into contiguous slices, one per thread of
+    ``numba.get_num_threads()`` (the calling thread runs the first one).
+
+    ``part`` must call a ``nogil`` kernel that writes only the rows of its slice, so the
+    result does not depend on the number of threads. Returns when every slice is done, also
+    when the calling thread is interrupted (a signal, an error): no thread is left writing into
+    arrays the caller is about to discard; the first error is raised."""
+    import numba
+
+    nt = max(1, min(int(numba.get_num_threads()), n))
+    if nt == 1:
+        part(slice(0, n))
+        return
+    cuts = [n * i // nt for i in range(nt + 1)]
+    futs = [_pool().submit(part, slice(cuts[i], cuts[i + 1])) for i in range(1, nt)]
+    err: BaseException | None = None
+    try:
+        part(slice(cuts[0], cuts[1]))
+    except BaseException as exc:  # noqa: BLE001 - re-raised below, after the other slices
+        err = exc
+    while True:  # every slice finishes first, also when a signal interrupts the waiting
+        try:
+            wait(futs)
+            break
+        except BaseException as exc:  # noqa: BLE001
+            err = err or exc
+    if err is not None:
+        raise err
+    for f in futs:
+        f.result()
 
 
 def n_chunks(n_events: int, chunk_size: int) -> int:

@@ -54,7 +54,7 @@ def _bank(geo: Geometry, cfg: F.FlightConfig, channel: int, seed: int, batch: np
             _banks.move_to_end(key)
             return _banks[key]
     bank = np.zeros((batch.size, cfg.chunk_size, F.NBANK))
-    F.parent_bank(cfg, pseeds, batch, bank)
+    engine.in_threads(lambda s: F.parent_bank(cfg, pseeds[s], batch[s], bank[s]), batch.size)
     with _banks_lock:
         _banks[key] = bank
         while sum(b.nbytes for b in _banks.values()) > BANK_BYTES:
@@ -101,8 +101,10 @@ def run(geo: Geometry, cfg: F.FlightConfig, channel: int, ctau: np.ndarray, seed
             pseeds = seeds
         if bank is None:
             bank = np.zeros((batch.size, 0, F.NBANK))
-        F.run_chunks(cfg, seeds, pseeds, bank, batch, ctau, curve_ct, signal, veto, planes,
-                     dau, arr["counts"], arr["q"], arr["curve"], arr["hist"], rec, rec_w)
+        engine.in_threads(lambda s: F.run_chunks(
+            cfg, seeds[s], pseeds[s], bank[s], batch[s], ctau, curve_ct, signal, veto, planes,
+            dau, arr["counts"][s], arr["q"][s], arr["curve"][s], arr["hist"][s], rec, rec_w),
+            batch.size)
 
     out = engine.run(cfg.n_events, cfg.chunk_size, alloc, kernel, chunks=chunks,
                      progress=progress)

@@ -324,11 +324,14 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
                 sample_size: int = 0, chunk_size: int = engine.DEFAULT_CHUNK_SIZE,
                 chunks: np.ndarray | None = None,
                 progress: Callable[[int], None] | None = None,
-                options: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+                options: Mapping[str, Any] | None = None,
+                by_element: bool = True) -> dict[str, np.ndarray]:
     """Run one channel and return the summed accumulators (plus ``rec``/``rec_w`` rows).
 
     ``chunks`` restricts the run to those global chunk indices (used to distribute work);
-    ``options`` fix the phi decay BRs (:func:`decay_channels`).
+    ``options`` fix the phi decay BRs (:func:`decay_channels`); ``by_element``: also the
+    fraction of signal events vetoed by each detector element (``region``; without it that
+    array has no rows and the kernel skips the attribution -- same events, same weights).
     """
     cap = min(int(sample_size), int(n_events))
     cfg = kernel_config(geo, channel, mass, n_events, chunk_size, cap, smear)
@@ -345,16 +348,17 @@ def run_channel(geo: Geometry, channel: int, mass: float, ctau: np.ndarray, n_ev
         return {
             "counts": np.zeros((nb, K.N_HEAD + len(K.STAGES))),
             "sig": np.zeros((nb, 2, nct)),
-            "region": np.zeros((nb, nv, 2, nct)),
+            "region": np.zeros((nb, nv if by_element else 0, 2, nct)),
             "ptz": np.zeros((nb, nh, 2, cfg.nz, cfg.npt)),
             "egam": np.zeros((nb, nh, 2, cfg.ne)),
         }
 
     def kernel(batch: np.ndarray, arr: dict[str, np.ndarray]) -> None:
         seeds = engine.chunk_seeds(seed, geo.experiment, channel, mass_index, batch)
-        K.run_chunks(cfg, seeds, batch, edges, heights, prob, alias, ctau, vetoes, dets, chan,
-                     arr["counts"],
-                     arr["sig"], arr["region"], arr["ptz"], arr["egam"], rec, rec_w)
+        engine.in_threads(lambda s: K.run_chunks(
+            cfg, seeds[s], batch[s], edges, heights, prob, alias, ctau, vetoes, dets, chan,
+            arr["counts"][s], arr["sig"][s], arr["region"][s], arr["ptz"][s], arr["egam"][s],
+            rec, rec_w), batch.size)
 
     out = engine.run(n_events, chunk_size, alloc, kernel, chunks=chunks, progress=progress)
     out["rec"], out["rec_w"] = rec, rec_w
@@ -433,20 +437,23 @@ def acceptances(tot: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return a_exit, e_exit, a_dec, e_dec
 
 
+_SCAN_DROPS = ("rec", "rec_w", "ptz", "egam", "region")  # what scans do not use
+
+
 def scan_block(geo: Geometry, mass: float, ctau: np.ndarray, n_events: int, seed: int,
                mass_index: int, block: np.ndarray) -> dict[str, np.ndarray]:
     """Accumulators of one block of chunks of K_L -> pi0 phi, without histograms (scans)."""
     tot = run_channel(geo, K.CHANNEL_PHI, mass, ctau, n_events, seed, mass_index, hists=False,
-                      chunks=block)
-    return {k: v for k, v in tot.items() if k not in ("rec", "rec_w", "ptz", "egam")}
+                      chunks=block, by_element=False)
+    return {k: v for k, v in tot.items() if k not in _SCAN_DROPS}
 
 
 def reference_block(geo: Geometry, n_events: int, seed: int,
                     block: np.ndarray) -> dict[str, np.ndarray]:
     """Accumulators of one block of the reference channel K_L -> pi0 nu nubar."""
     tot = run_channel(geo, K.CHANNEL_PINUNU, 0.0, np.array([math.inf]), n_events, seed, 0,
-                      hists=False, chunks=block)
-    return {k: v for k, v in tot.items() if k not in ("rec", "rec_w", "ptz", "egam")}
+                      hists=False, chunks=block, by_element=False)
+    return {k: v for k, v in tot.items() if k not in _SCAN_DROPS}
 
 
 def scan_finish(geo: Geometry, mass: float, ctau: np.ndarray, tot: dict[str, np.ndarray],

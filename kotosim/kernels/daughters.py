@@ -298,11 +298,12 @@ def add_volume(s: np.ndarray, n: int, d1: float, d2: float, vx: float, vy: float
     if not d2 > d1:
         return n
     zb = z_csi + depth
-    npass = 1  # allowed set: starts as [d1, d2]
+    # int64, not the literal 1: a literal argument makes numba compile the callee twice
+    npass = np.int64(1)  # allowed set: starts as [d1, d2]
     pa[0, 0], pa[0, 1] = d1, d2
     for k in range(nd):
         ux, uy, uz = dau[k, 0], dau[k, 1], dau[k, 2]
-        m = 0
+        m = np.int64(0)
         if uz > 0.0:
             h = hole_ch if dau[k, 4] > 0.0 else hole_ne
             ba, bb = _hole_window(vx, vy, vz, dx, dy, dz, ux, uy, uz, zb, h)

@@ -65,7 +65,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
@@ -810,7 +810,7 @@ def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: fl
     ibx = 1.0 / bx if bx != 0.0 else 0.0
     iby = 1.0 / by if by != 0.0 else 0.0
     iaa = 1.0 / aa if aa != 0.0 else 0.0
-    n = 0
+    n = np.int64(0)  # not a literal 0: numba would compile _sweep for it too
     for i in range(planes.shape[0]):
         k = plane_intervals(planes, i, ox, oy, oz, uz, iuz, sx, sy, bx, by, ibx, iby, aa, iaa,
                             lo, hi, piece)
@@ -833,7 +833,7 @@ def seen_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: flo
     no daughter whose flag is off does (CHARM: :func:`daughters_seen`, n_req = every plane;
     LHCb: :func:`daughters_tracked`, both flags on, n_need = 2). Intervals to ``out``; returns
     how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``, ``one``: scratch."""
-    n = 0
+    n = np.int64(0)
     for k in range(2):
         m = track_intervals(planes, n_req, ox, oy, oz, ux, uy, uz, d[4 * k], d[4 * k + 1],
                             d[4 * k + 2], lo, hi, st[n:], sw[n:], en[n:], ew[n:], piece, one)
@@ -1087,18 +1087,19 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
                 rec_w[g, i] = w * a[Q_MAIN if cfg.mode != MODE_CHARM else Q_SIGNAL, i]
 
 
-@njit(parallel=True, **_JIT)
+@njit(nogil=True, **_JIT)
 def run_chunks(cfg: FlightConfig, seeds: np.ndarray, pseeds: np.ndarray, bank: np.ndarray,
                chunks: np.ndarray, ctau: np.ndarray,
                ctau_curve: np.ndarray, signal: np.ndarray, veto: np.ndarray,
                planes: np.ndarray, dau: np.ndarray, counts: np.ndarray, q: np.ndarray,
                curve: np.ndarray, hist: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
-    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
+    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]``, one after the other, without the
+    GIL (threads run disjoint slices: :func:`kotosim.engine.in_threads`); chunk k writes only
     its own accumulators ``counts[k]``, ``q[k]``, ... and its own event-sample rows.
     ``pseeds[k]``: the parents' stream of chunk k (``cfg.parent_stream``); ``bank[k]``: its
     parents drawn before by :func:`parent_bank` (shape (chunks.size, 0, NBANK): none, draw
     them here)."""
-    for k in prange(chunks.size):
+    for k in range(chunks.size):
         _chunk(cfg, seeds[k], pseeds[k], bank[k], chunks[k], ctau, ctau_curve, signal, veto, planes,
                dau, counts[k], q[k], curve[k], hist[k], rec, rec_w)
 
@@ -1106,12 +1107,12 @@ def run_chunks(cfg: FlightConfig, seeds: np.ndarray, pseeds: np.ndarray, bank: n
 NBANK = 9  # columns of a parent bank: kx, ky, kz, |p|, flight s, weight w, vx, vy, vz
 
 
-@njit(parallel=True, **_JIT)
+@njit(nogil=True, **_JIT)
 def parent_bank(cfg: FlightConfig, pseeds: np.ndarray, chunks: np.ndarray,
                 out: np.ndarray) -> None:
     """The parents of chunks ``chunks[k]`` drawn from their own streams ``pseeds[k]``, in the
     order :func:`_chunk` draws them: ``out[k, j]`` = :func:`parent_and_vertex` of event j."""
-    for k in prange(chunks.size):
+    for k in range(chunks.size):
         rp = pseeds[k].copy()
         n = min(cfg.chunk_size, cfg.n_events - chunks[k] * cfg.chunk_size)
         for j in range(n):

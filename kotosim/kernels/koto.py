@@ -1,8 +1,9 @@
 """KOTO event loop: K_L beam -> K_L -> pi0 X -> gamma gamma -> CsI -> (Z, Pt) -> cuts.
 
-One function per formula; the chunk loop (:func:`run_chunks`) runs chunks in parallel with
-``prange``, each chunk seeding numba's generator itself, and writes per-chunk accumulators so
-that the caller sums them in chunk order (bit-identical for any thread count).
+One function per formula; the chunk loop (:func:`run_chunks`, ``nogil``: threads run slices of
+a block side by side, :func:`kotosim.engine.in_threads`) gives each chunk its own generator
+state and per-chunk accumulators, so that the caller sums them in chunk order (bit-identical
+for any thread count).
 Units: MeV, mm, rad.
 """
 
@@ -13,7 +14,7 @@ import types
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import kinematics as _kin
 from . import rng as _rng
@@ -421,6 +422,7 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
     w = np.zeros(nct)
     pprev = np.zeros(nct)
     fill = ptz.shape[0] > 0
+    by_element = region.shape[0] > 0  # fractions vetoed per element asked for
     low = squeeze_table(cfg, edges)
     mu, sigma0, sa_, sb_ = cfg.mu, cfg.sigma0, cfg.a, cfg.b
     for j in range(n):
@@ -491,8 +493,8 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                 px_ = math.sqrt(xx * xx + xy * xy + xz * xz)
                 ux, uy, uz = xx / px_, xy / px_, xz / px_
                 intervals(vetoes, vx, vy, vz, ux, uy, uz, iv)
-                nsv = 0
-                attribute = stage == 6
+                nsv = np.int64(0)  # not a literal 0: one compile of each callee
+                attribute = stage == 6 and by_element
                 if attribute:
                     for i in range(nct):
                         pprev[i] = 0.0
@@ -576,14 +578,15 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     rec_w[g, i] = w[i]
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def run_chunks(cfg: KotoConfig, seeds: np.ndarray, chunks: np.ndarray, edges: np.ndarray,
                heights: np.ndarray, prob: np.ndarray, alias: np.ndarray, ctau: np.ndarray,
                vetoes: np.ndarray, dets: np.ndarray, chan: np.ndarray,
                counts: np.ndarray, sig: np.ndarray, region: np.ndarray,
                ptz: np.ndarray, egam: np.ndarray, rec: np.ndarray, rec_w: np.ndarray) -> None:
-    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]`` in parallel; chunk k writes only
-    ``counts[k]``, ``sig[k]``, ... and the event-sample rows of its own global event indices."""
-    for k in prange(chunks.size):
+    """Simulate chunks ``chunks[k]`` with seeds ``seeds[k]``, one after the other, without
+    the GIL; chunk k writes only ``counts[k]``, ``sig[k]``, ... and the event-sample rows of its
+    own global event indices (so threads may run disjoint slices of chunks at once)."""
+    for k in range(chunks.size):
         _chunk(cfg, seeds[k], chunks[k], edges, heights, prob, alias, ctau, vetoes, dets, chan,
                counts[k], sig[k], region[k], ptz[k], egam[k], rec, rec_w)
