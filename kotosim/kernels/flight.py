@@ -932,15 +932,14 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
         fx, fy, fz, fe = d[4], d[5], d[6], d[7]
         pf = math.sqrt(fx * fx + fy * fy + fz * fz)
         ux, uy, uz = fx / pf, fy / pf, fz / pf
-        # --- phi path intervals through the signal and veto volumes
+        # --- phi path intervals through the signal volumes (NA62/E949 use them only for the
+        # event sample) and, after the selection, through the veto volumes
+        recorded = g < cfg.record_cap
         msig = 0
         mveto = 0
-        if ns > 0:
+        if ns > 0 and (recorded or not invisible_mode(cfg.mode)):
             intervals(signal, vx, vy, vz, ux, uy, uz, iv_s)
             msig = union_intervals(iv_s, mg_s)
-        if nv > 0:
-            intervals(veto, vx, vy, vz, ux, uy, uz, iv_v)
-            mveto = union_intervals(iv_v, mg_v)
         if cfg.mode == MODE_LHCB:  # the displaced region starts beyond displaced_min
             for r in range(msig):
                 mg_s[r, 0] = max(mg_s[r, 0], cfg.displaced_min)
@@ -956,6 +955,11 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
             for r in range(msig):
                 if mg_s[r, 1] > mg_s[r, 0]:
                     sel = True
+        # (the veto intervals enter only the weights of selected NA62/E949 events; no random
+        # number is drawn for them)
+        if nv > 0 and (recorded or sel or not invisible_mode(cfg.mode)):
+            intervals(veto, vx, vy, vz, ux, uy, uz, iv_v)
+            mveto = union_intervals(iv_v, mg_v)
         # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
         # (CHARM: only when phi's path crosses the signal volume; LHCb: always, for the prompt
         # quantity)
@@ -1071,7 +1075,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
                 curve[0, i] += wv
                 curve[1, i] += wv * wv
                 curve[2, i] += w * wv
-        if g < cfg.record_cap:
+        if recorded:
             r_ = rec[g]
             r_[0], r_[1], r_[2], r_[3] = kx, ky, kz, ek
             r_[4], r_[5], r_[6] = vx, vy, vz
