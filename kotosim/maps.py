@@ -258,7 +258,9 @@ def geometry_fingerprint(geo: Geometry) -> str:
 # ---------------------------------------------------------------------------------------------
 # one block: the unit of work on every executor
 
-_NUMBA_LOCK = threading.Lock()  # one parallel kernel at a time per process (any threading layer)
+# one block at a time per process: each block already runs on numba.get_num_threads() threads
+# (engine.in_threads), so Dask's worker threads would only oversubscribe the cores
+_NUMBA_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
