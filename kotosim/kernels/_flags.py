@@ -13,3 +13,21 @@ speed is printed by validation/benchmark_koto.py and benchmark_flight.py.
 """
 
 FASTMATH = False
+
+
+def inlined(f, **callees):
+    """``f``, an ``@njit`` function of a shared kernel module, compiled again from the SAME
+    Python function (no copied source) to be inlined at numba-IR level into an event loop
+    (``inline="always"``): no call, no reference counting of its array arguments (atomic
+    NRT incref/decref on the generator state), with the numpy error model (its divisions are
+    by masses, energies and decay lengths > 0). ``callees`` rebinds the names of the functions
+    it calls to their inlined versions. Same source and fastmath flags, hence the same
+    arithmetic."""
+    import types
+
+    from numba import njit
+
+    py = f.py_func
+    fn = types.FunctionType(py.__code__, dict(py.__globals__) | callees, py.__name__,
+                            py.__defaults__, py.__closure__)
+    return njit(inline="always", fastmath=FASTMATH, error_model="numpy")(fn)

@@ -10,7 +10,6 @@ Units: MeV, mm, rad.
 from __future__ import annotations
 
 import math
-import types
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +19,7 @@ from . import kinematics as _kin
 from . import rng as _rng
 from . import sampling as _smp
 from ._flags import FASTMATH
+from ._flags import inlined as _inlined
 from .daughters import (
     MAX_DAU,
     NIV,
@@ -30,20 +30,6 @@ from .daughters import (
     veto_probability,
 )
 from .propagation import intervals, survival_outside
-
-
-def _inlined(f, **callees):
-    """``f``, an ``@njit`` function of a shared kernel module, compiled again from the SAME
-    Python function (no copied source) to be inlined at numba-IR level into the KOTO event loop
-    (``inline="always"``): no call, no reference counting of its array arguments (atomic
-    NRT incref/decref on the generator state), with the numpy error model (its divisions are
-    by masses and energies > 0). ``callees`` rebinds the names of the functions it calls to
-    their inlined versions. Same source and fastmath flags, hence the same arithmetic."""
-    py = f.py_func
-    fn = types.FunctionType(py.__code__, dict(py.__globals__) | callees, py.__name__,
-                            py.__defaults__, py.__closure__)
-    return njit(inline="always", fastmath=FASTMATH, error_model="numpy")(fn)
-
 
 # sin/cos of 2 pi u without a branchy range reduction: kotosim.kernels.rng.sincos_2pi (glibc's
 # sincos of a random angle costs ~24 ns here, this ~5 ns).
