@@ -960,9 +960,9 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
             for r in range(msig):
                 if mg_s[r, 1] > mg_s[r, 0]:
                     sel = True
-        # (the veto intervals enter only the weights of selected NA62/E949 events; no random
-        # number is drawn for them)
-        if nv > 0 and (recorded or sel or not invisible_mode(cfg.mode)):
+        # the veto intervals enter only the weights of selected events (NA62/E949, the modes
+        # with [[veto]] volumes) and the event sample; no random number is drawn for them
+        if nv > 0 and (recorded or sel):
             intervals(veto, vx, vy, vz, ux, uy, uz, iv_v)
             mveto = union_intervals(iv_v, mg_v)
         # daughters (CHARM, LHCb): one rest-frame decay per channel, shared by all c tau
