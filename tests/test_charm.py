@@ -301,37 +301,88 @@ def test_bad_charm_geometry_is_one_line_exit_2(edit, fragment, tmp_path, capsys)
     assert list(out.iterdir()) == []
 
 
-@pytest.mark.parametrize("channel, overrides", [
+BMPT_CASES = [
     (0, {}), (1, {}), (2, {}),
     # pion-like BMPT shape (B > 0: the x_R factor is not monotonic) on a light target
     (0, {"bmpt.b": 1.57, "bmpt.alpha": 3.45, "bmpt.beta": 0.517, "bmpt.a": 6.1e-3,
          "bmpt.gamma": 0.153, "bmpt.delta": 0.478, "bmpt.target_mass_number": 4.0}),
-])
-def test_bmpt_envelope_bounds_the_spectrum(channel, overrides):
-    """The rejection sampler is exact only if its envelope is above the target everywhere:
-    check on random (y*, p_T) points with the kernel's own functions."""
+]
+
+
+def _bmpt_setup(channel, overrides):
+    from kotosim.experiments import _flight
     from kotosim.experiments import charm as ch
-    from kotosim.kernels import flight as F
 
     geo = kotosim.load_geometry("charm", overrides=overrides)
     cfg = ch.kernel_config(geo, channel, 100.0, 10, 10, 0)
+    return geo, cfg, _flight.bmpt_table(cfg)
+
+
+@pytest.mark.parametrize("channel, overrides", BMPT_CASES)
+def test_bmpt_envelope_bounds_the_spectrum(channel, overrides):
+    """The rejection sampler is exact only if every cell's upper bound is above the density
+    and its squeeze below it: checked with the kernel's own density at the cell corners
+    (where monotone bounds are attained) and at random points, as the sampler places them.
+    The bounds also bracket the independent (trapezoidal) yield integral."""
+    from kotosim.experiments import charm as ch
+    from kotosim.kernels import flight as F
+
+    geo, cfg, tab = _bmpt_setup(channel, overrides)
     m = cfg.m_parent * 1e-3
+    npt = cfg.bm_npt
     rng = np.random.default_rng(3)
-    ymax = math.acosh(cfg.bm_emax / m)
-    pst = math.sqrt(cfg.bm_emax**2 - m * m)
+    cells = rng.choice(tab.shape[0], 3000, p=tab[:, 0] / tab[:, 0].sum())  # where kaons come from
+    cells = np.concatenate([cells, rng.integers(0, tab.shape[0], 3000)])  # anywhere
     worst = 0.0
-    for y, pt in zip(rng.uniform(0, ymax, 20_000), rng.uniform(0, cfg.bm_ptmax, 20_000),
-                     strict=True):
-        mt = math.hypot(m, pt)
-        x = mt * math.cosh(y) / cfg.bm_emax
-        if x >= 1.0:
-            continue
-        xf = mt * math.sinh(y) / pst
-        target = (F.bmpt_x_factor(x, cfg) * F.bmpt_pt_factor(x, pt, cfg)
-                  * math.exp(cfg.bm_ln_a * F.barton_alpha(xf, pt)))
-        a0, b0, ae = F.bmpt_pt_envelope(y, m, cfg)
-        env = (cfg.bm_env * math.exp(-cfg.bm_kappa * y) * (1 + a0 * pt + b0 * pt * pt)
-               * math.exp(-ae * pt))
-        worst = max(worst, target / env)
-        assert F.gamma_mix_norm(a0, b0, ae) <= cfg.bm_zmax
-    assert 0.3 < worst <= 1.0
+    for k in cells:
+        iy, ip = divmod(int(k), npt)
+        for uy, up in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0), tuple(rng.random(2))]:
+            f = F.bmpt_density((iy + uy) * cfg.bm_dy, (ip + up) * cfg.bm_dpt, m, cfg)
+            assert tab[k, 1] <= f <= tab[k, 0], (k, uy, up)
+            if tab[k, 0] > 0.0:
+                worst = max(worst, f / tab[k, 0])
+    assert worst > 0.95  # the upper bounds are tight somewhere
+    key = ("kplus", "kminus", "kl")[channel]
+    area = cfg.bm_dy * cfg.bm_dpt
+    integral = ch._bmpt_integral(ch._bmpt_params(geo, key), m) / (2 * math.pi)
+    assert tab[:, 1].sum() * area < integral < tab[:, 0].sum() * area
+    assert integral > 0.85 * tab[:, 0].sum() * area  # acceptance of the rejection
+
+
+@pytest.mark.parametrize("channel, overrides", [BMPT_CASES[0], BMPT_CASES[3]])
+def test_bmpt_sampler_against_the_density(channel, overrides):
+    """Kaons drawn by the kernel (lab momenta turned back into CM y* and p_T) against the
+    density integrated over 8 x 8 bins (midpoint rule, 24 x 24 points a bin): chi^2 within
+    5 sigma of its number of degrees of freedom."""
+    from kotosim.kernels import flight as F
+
+    _, cfg, tab = _bmpt_setup(channel, overrides)
+    n = 200_000
+    cfg = cfg._replace(n_events=n, chunk_size=n)
+    out = np.zeros((1, n, F.NBANK))
+    seeds = np.array([[0x9E3779B97F4A7C15, 7, 11, 13]], dtype=np.uint64)
+    F.parent_bank(cfg, seeds, np.array([0]), out, tab)
+    kx, ky, kz = out[0, :, 0], out[0, :, 1], out[0, :, 2]
+    m = cfg.m_parent * 1e-3
+    pt = np.hypot(kx, ky) * 1e-3
+    e = np.sqrt((kx**2 + ky**2 + kz**2) * 1e-6 + m * m)
+    y = np.arctanh(kz * 1e-3 / e) - cfg.bm_ycm
+    ymax = math.acosh(cfg.bm_emax / m)
+    assert y.min() > -1e-9 and y.max() < ymax + 1e-9 and pt.max() <= cfg.bm_ptmax
+    ye = np.linspace(0.0, ymax, 9)
+    pe = np.quantile(pt, np.linspace(0, 1, 9))  # bins of similar content
+    pe[0], pe[-1] = 0.0, cfg.bm_ptmax
+    obs = np.histogram2d(y, pt, bins=[ye, pe])[0]
+    exp = np.zeros_like(obs)
+    for i in range(8):
+        yc = ye[i] + (np.arange(24) + 0.5) / 24 * (ye[i + 1] - ye[i])
+        for j in range(8):
+            pc = pe[j] + (np.arange(24) + 0.5) / 24 * (pe[j + 1] - pe[j])
+            f = [F.bmpt_density(a, b, m, cfg) for a in yc for b in pc]
+            exp[i, j] = np.mean(f) * (ye[i + 1] - ye[i]) * (pe[j + 1] - pe[j])
+    exp *= n / exp.sum()
+    use = exp > 20
+    chi2 = float(np.sum((obs[use] - exp[use]) ** 2 / exp[use]))
+    ndf = int(use.sum()) - 1
+    assert ndf > 30
+    assert chi2 < ndf + 5 * math.sqrt(2 * ndf), (chi2, ndf)

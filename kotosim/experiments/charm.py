@@ -178,14 +178,10 @@ def _x_factor(x: np.ndarray, p: tuple[float, ...]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def _bmpt_integral(p: tuple[float, ...], m_gev: float) -> tuple[float, float, float]:
-    """(forward-hemisphere integral of the BMPT shape on the target nucleus [A-units x GeV^2],
-    envelope constant and slope kappa of the sampler in y*): 2 pi int dy* int dp_T p_T
-    x(x_R) pt(x_R, p_T) A^alpha, by the trapezoidal rule on a 1200 x 1200 grid (y* in
-    [0, acosh(E*_max/m)], p_T < pt_max). Envelope: at y* the x factor is at most
-    G(x0) = max over x_R >= x0 = m cosh(y*)/E*_max; K exp(-kappa y*) bounds it on every
-    y*-grid interval (G non-increasing, exp increasing: G at the left edge times exp at the
-    right edge), kappa chosen for the best acceptance."""
+def _bmpt_integral(p: tuple[float, ...], m_gev: float) -> float:
+    """Forward-hemisphere integral of the BMPT shape on the target nucleus [A-units x GeV^2]:
+    2 pi int dy* int dp_T p_T x(x_R) pt(x_R, p_T) A^alpha, by the trapezoidal rule on a
+    1200 x 1200 grid (y* in [0, acosh(E*_max/m)], p_T < pt_max)."""
     _, _, _, a, gam, dl, *_rest = p
     lna, emax, _, ptmax = p[9:]
     ymax = math.acosh(emax / m_gev)
@@ -200,36 +196,7 @@ def _bmpt_integral(p: tuple[float, ...], m_gev: float) -> tuple[float, float, fl
     alpha = (0.74 - 0.55 * xf + 0.26 * xf**2) * (0.98 + 0.21 * pt**2)
     f = np.where(ok, _x_factor(xs, p) * (1 + ap * pt + bp * pt**2) * np.exp(-ap * pt)
                  * np.exp(lna * alpha), 0.0) * pt
-    integral = 2 * math.pi * float(np.trapezoid(np.trapezoid(f, pt[0], axis=1), y[:, 0]))
-    # running maximum from the right of the x factor: G(x0) >= x factor at every x_R >= x0
-    xg = np.linspace(m_gev / emax, 1.0, 200_001)[:-1]
-    gsup = np.maximum.accumulate(_x_factor(xg, p)[::-1])[::-1] * 1.001
-    yg = np.linspace(0.0, ymax, 2001)
-    i0 = np.searchsorted(xg, m_gev * np.cosh(yg[:-1]) / emax, side="right") - 1
-    g_left = gsup[np.clip(i0, 0, xg.size - 1)]  # at the grid point at or below x0
-    best = (0.0, 0.0, 0.0)
-    for kap in np.linspace(0.0, 4.0, 81):
-        k = float(np.max(g_left * np.exp(kap * yg[1:])))
-        norm = ymax if kap == 0 else -math.expm1(-kap * ymax) / kap
-        eff = float(np.sum(g_left * np.diff(yg))) / (k * norm)
-        if eff > best[0]:
-            best = (eff, k, float(kap))
-    s_max = math.exp(max(lna, 0.0) * 0.74 * 0.98)
-    return integral, best[1] * s_max, best[2]
-
-
-@functools.lru_cache(maxsize=64)
-def _bmpt_zmax(cfg: F.FlightConfig, m_gev: float) -> float:
-    """Upper bound of the sampler's p_T-envelope integral Z(y*) over [0, acosh(E*_max/m)]:
-    on each interval of a 2000-step grid, A0 and B0 (non-increasing in y*) at its left edge
-    and a_e (non-increasing) at its right edge. Cached: call it with the fields that do not
-    enter (m_phi, n_events, record_cap) set to fixed values (:func:`kernel_config`), so that
-    every phi mass of a scan reuses it."""
-    ymax = math.acosh(cfg.bm_emax / m_gev)
-    yg = np.linspace(0.0, ymax, 2001)
-    env = np.array([F.bmpt_pt_envelope(float(y), m_gev, cfg) for y in yg])
-    z = [F.gamma_mix_norm(env[i, 0], env[i, 1], env[i + 1, 2]) for i in range(yg.size - 1)]
-    return float(max(z)) * 1.000001
+    return 2 * math.pi * float(np.trapezoid(np.trapezoid(f, pt[0], axis=1), y[:, 0]))
 
 
 def parent_yield(geo: Geometry, channel: int) -> float:
@@ -239,7 +206,7 @@ def parent_yield(geo: Geometry, channel: int) -> float:
     key, _, m_p, *_r, kaon = PARENTS[channel]
     if not kaon:
         return geo[f"parents.{key}.yield_per_pot"]
-    integral, _, _ = _bmpt_integral(_bmpt_params(geo, key), m_p * 1e-3)
+    integral = _bmpt_integral(_bmpt_params(geo, key), m_p * 1e-3)
     return (geo["bmpt.norm"] * integral / geo["bmpt.sigma_inel_target_mb"]
             * geo["bmpt.secondary_factor"])
 
@@ -262,15 +229,13 @@ def kernel_config(geo: Geometry, channel: int, mass: float, n_events: int, chunk
         m_target=g["beam.target_nucleon_mass"], parent_stream=True)
     if kaon:
         p = _bmpt_params(geo, key)
-        _, env, kappa = _bmpt_integral(p, m_p * 1e-3)
         b, al, be, a, gam, dl, c0, c1, c2, lna, emax, ycm, ptmax = p
-        cfg = F.FlightConfig(
+        ymax = math.acosh(emax / (m_p * 1e-3))
+        return F.FlightConfig(
             source=F.SRC_BMPT, abs_length=g[pre + "absorption_length"], bm_b=b, bm_alpha=al,
             bm_beta=be, bm_a=a, bm_gamma=gam, bm_delta=dl, bm_c0=c0, bm_c1=c1, bm_c2=c2,
-            bm_ln_a=lna, bm_emax=emax, bm_ycm=ycm, bm_ptmax=ptmax, bm_env=env, bm_kappa=kappa,
-            **common)
-        key = cfg._replace(m_phi=0.0, n_events=0, record_cap=0)
-        return cfg._replace(bm_zmax=_bmpt_zmax(key, m_p * 1e-3))
+            bm_ln_a=lna, bm_emax=emax, bm_ycm=ycm, bm_ptmax=ptmax, bm_npt=_flight.BMPT_NPT,
+            bm_dy=ymax / _flight.BMPT_NY, bm_dpt=ptmax / _flight.BMPT_NPT, **common)
     return F.FlightConfig(source=F.SRC_TARGET, xf_power=g[pre + "xf_power"],
                           pt_a=g[pre + "pt_slope"], pt_b=g[pre + "pt_gauss"], **common)
 
