@@ -239,27 +239,34 @@ def sample_pt(rs: np.ndarray, a: float, b: float) -> float:
 
 
 @njit(**_INLINE)
-def bmpt_x_parts(x: float, cfg: FlightConfig) -> tuple[float, float]:
-    """The BMPT x_R factor (1 - x)^alpha (1 + B x) x^-beta times the charge factor
-    c0 + c1 (1 - x)^c2 (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4), as two parts:
-    (1 - x)^alpha x^-beta (c0 + c1 (1 - x)^c2), non-increasing in x (alpha, beta, c1, c2 >= 0
-    by the geometry schema), and 1 + B x, non-decreasing (B >= 0)."""
-    # c1 = 0 (K+): c0 + 0 (1 - x)^c2 is c0 exactly ((1 - x)^c2 is finite for x < 1), no pow
-    cf = cfg.bm_c0 if cfg.bm_c1 == 0.0 else cfg.bm_c0 + cfg.bm_c1 * (1.0 - x) ** cfg.bm_c2
-    return (1.0 - x) ** cfg.bm_alpha * x ** (-cfg.bm_beta) * cf, 1.0 + cfg.bm_b * x
+def bmpt_kinematics(y: float, pt: float, mg: float, cfg: FlightConfig
+                    ) -> tuple[float, float]:
+    """(x_R, x_F) = m_T (cosh y*, sinh y*) / (E*_max, p*_max) of a meson of mass ``mg`` [GeV]
+    at CM rapidity y* >= 0 and p_T [GeV] (cosh and sinh from one exp); both rise with y* and
+    p_T."""
+    mt = math.sqrt(mg * mg + pt * pt)
+    e = math.exp(y)
+    ie = 1.0 / e
+    return (mt * 0.5 * (e + ie) / cfg.bm_emax,
+            mt * 0.5 * (e - ie) / math.sqrt(cfg.bm_emax * cfg.bm_emax - mg * mg))
 
 
 @njit(**_INLINE)
-def bmpt_ab(x: float, cfg: FlightConfig) -> tuple[float, float]:
-    """BMPT p_T-shape parameters a' = a/x^gamma, b' = a^2/(2 x^delta) [1/GeV, 1/GeV^2], both
-    non-increasing in x (gamma, delta >= 0)."""
-    return cfg.bm_a / x ** cfg.bm_gamma, cfg.bm_a * cfg.bm_a / (2.0 * x ** cfg.bm_delta)
-
-
-@njit(**_INLINE)
-def bmpt_pt_factor(ap: float, bp: float, pt: float) -> float:
-    """BMPT p_T factor (1 + a' p_T + b' p_T^2) exp(-a' p_T) (p_T in GeV)."""
-    return (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
+def bmpt_x_parts(x: float, cfg: FlightConfig) -> tuple[float, float, float, float]:
+    """The x_R dependence of BMPT at 0 < x_R < 1: (D, I, a', b') with the x_R factor
+    (1 - x)^alpha (1 + B x) x^-beta times the charge factor c0 + c1 (1 - x)^c2
+    (K- = K+ / (r0 (1 - x)^r1), K0 = (K+ + 3 K-)/4) split into D = (1 - x)^alpha x^-beta
+    (c0 + c1 (1 - x)^c2), non-increasing in x (alpha, beta, c1, c2 >= 0 by the geometry
+    schema), and I = 1 + B x, non-decreasing (B >= 0); and the p_T-shape parameters
+    a' = a/x^gamma [1/GeV], b' = a^2/(2 x^delta) [1/GeV^2], non-increasing (gamma, delta >= 0).
+    The powers are exponentials of multiples of ln x and ln(1 - x)."""
+    lx = math.log(x)
+    l1 = math.log1p(-x)
+    # c1 = 0 (K+): the charge factor is c0, without an exp
+    cf = cfg.bm_c0 if cfg.bm_c1 == 0.0 else cfg.bm_c0 + cfg.bm_c1 * math.exp(cfg.bm_c2 * l1)
+    return (math.exp(cfg.bm_alpha * l1 - cfg.bm_beta * lx) * cf, 1.0 + cfg.bm_b * x,
+            cfg.bm_a * math.exp(-cfg.bm_gamma * lx),
+            0.5 * cfg.bm_a * cfg.bm_a * math.exp(-cfg.bm_delta * lx))
 
 
 @njit(**_INLINE)
@@ -271,56 +278,76 @@ def barton_alpha(xf: float, pt: float) -> float:
     return (0.74 - 0.55 * xf + 0.26 * xf * xf) * (0.98 + 0.21 * pt * pt)
 
 
+@njit(**_INLINE)
+def bmpt_pt_shape(pt: float, ap: float, bp: float) -> float:
+    """p_T times the BMPT p_T factor: h = p_T (1 + a' p_T + b' p_T^2) exp(-a' p_T) (GeV)."""
+    return pt * (1.0 + ap * pt + bp * pt * pt) * math.exp(-ap * pt)
+
+
 @njit(**_JIT)
 def bmpt_density(y: float, pt: float, mg: float, cfg: FlightConfig) -> float:
     """dN/dy* dp_T up to a constant for a meson of mass ``mg`` [GeV] at CM rapidity y* >= 0
-    and p_T [GeV]: p_T E d3sigma/dp3 (BMPT) x A^alpha(x_F, p_T) (Be -> target), with
-    x_R = m_T cosh(y*)/E*_max and x_F = m_T sinh(y*)/p*_max; 0 where x_R >= 1."""
-    mt = math.sqrt(mg * mg + pt * pt)
-    x = mt * math.cosh(y) / cfg.bm_emax
+    and p_T [GeV]: p_T E d3sigma/dp3 (BMPT) x A^alpha(x_F, p_T) (Be -> target); 0 where
+    x_R >= 1 (:func:`bmpt_kinematics`)."""
+    x, xf = bmpt_kinematics(y, pt, mg, cfg)
     if not x < 1.0:
         return 0.0
-    xf = mt * math.sinh(y) / math.sqrt(cfg.bm_emax * cfg.bm_emax - mg * mg)
-    dec, inc = bmpt_x_parts(x, cfg)
-    ap, bp = bmpt_ab(x, cfg)
-    return pt * dec * inc * bmpt_pt_factor(ap, bp, pt) * math.exp(cfg.bm_ln_a
-                                                                   * barton_alpha(xf, pt))
+    dec, inc, ap, bp = bmpt_x_parts(x, cfg)
+    return dec * inc * bmpt_pt_shape(pt, ap, bp) * math.exp(cfg.bm_ln_a
+                                                             * barton_alpha(xf, pt))
+
+
+@njit(**_JIT)
+def bmpt_pt_shape_range(ap: float, bp: float, p0: float, p1: float) -> tuple[float, float]:
+    """(min, max) of h(p) = :func:`bmpt_pt_shape` on [p0, p1] for a', b' > 0:
+    h' = exp(-a' p) c(p), c(p) = 1 + a' p + (3 b' - a'^2) p^2 - a' b' p^3, whose coefficients
+    change sign once (Descartes): c has one positive root p*, h rises below it and falls
+    above. The minimum is at an end; the maximum at an end or at p* (bisection of c)."""
+    h0 = bmpt_pt_shape(p0, ap, bp)
+    h1 = bmpt_pt_shape(p1, ap, bp)
+    hi = max(h0, h1)
+    c2, c3 = 3.0 * bp - ap * ap, -ap * bp
+    if 1.0 + p0 * (ap + p0 * (c2 + p0 * c3)) > 0.0 > 1.0 + p1 * (ap + p1 * (c2 + p1 * c3)):
+        lo_, hi_ = p0, p1
+        for _ in range(64):
+            mid = 0.5 * (lo_ + hi_)
+            if 1.0 + mid * (ap + mid * (c2 + mid * c3)) > 0.0:
+                lo_ = mid
+            else:
+                hi_ = mid
+        hi = max(hi, bmpt_pt_shape(lo_, ap, bp), bmpt_pt_shape(hi_, ap, bp))
+    return min(h0, h1), hi
 
 
 @njit(**_JIT)
 def bmpt_cell_bounds(cfg: FlightConfig, mg: float, y0: float, y1: float, p0: float,
                      p1: float) -> tuple[float, float]:
     """(upper, lower) bound of :func:`bmpt_density` on the cell y0 <= y* <= y1 (y0 >= 0),
-    p0 <= p_T <= p1, from monotonicity: x_R and x_F rise with y* and p_T, so they lie in
-    [x(y0, p0), x(y1, p1)]; each factor is then bounded by its value at one end (the
-    non-increasing part of the x_R factor, a', b' and the x_F part of alpha at the lower x
-    end for the upper bound, the rising parts at the upper end). Only points with x_R < 1
-    count; the lower bound is 0 on cells that reach x_R = 1 and at p_T = 0. The margins
-    1 +- 1e-6 cover rounding in the density as evaluated anywhere in the cell."""
-    pst = math.sqrt(cfg.bm_emax * cfg.bm_emax - mg * mg)
-    mt0 = math.sqrt(mg * mg + p0 * p0)
-    mt1 = math.sqrt(mg * mg + p1 * p1)
-    xlo = mt0 * math.cosh(y0) / cfg.bm_emax
+    p0 <= p_T <= p1, from monotonicity: x_R and x_F lie in [x(y0, p0), x(y1, p1)]; D, I,
+    a', b' (:func:`bmpt_x_parts`) and the x_F part of alpha are bounded at one end of that
+    range each; the p_T factor falls with a' and rises with b', so its bounds over the cell
+    are the range of h (:func:`bmpt_pt_shape_range`) at (a' at the upper x end, b' at the
+    lower) for the maximum and the reverse for the minimum. Only points with x_R < 1 count;
+    the lower bound is 0 on cells that reach x_R = 1. The margins 1 +- 1e-6 cover rounding in
+    the density as evaluated anywhere in the cell."""
+    xlo, xflo = bmpt_kinematics(y0, p0, mg, cfg)
     if not xlo < 1.0:
         return 0.0, 0.0
-    xhi = mt1 * math.cosh(y1) / cfg.bm_emax
+    xhi, xfhi = bmpt_kinematics(y1, p1, mg, cfg)
     full = xhi < 1.0 - 1e-9
-    xhi = min(xhi, 1.0)
-    xflo = mt0 * math.sinh(y0) / pst
-    xfhi = min(mt1 * math.sinh(y1) / pst, 1.0)  # x_F < 1 wherever x_R < 1
-    dec_hi, inc_lo = bmpt_x_parts(xlo, cfg)
-    ap_hi, bp_hi = bmpt_ab(xlo, cfg)
+    xhi = min(xhi, 1.0 - 1e-16)
+    xfhi = min(xfhi, 1.0)  # x_F < 1 wherever x_R < 1
+    dec_hi, inc_lo, ap_hi, bp_hi = bmpt_x_parts(xlo, cfg)
+    dec_lo, inc_hi, ap_lo, bp_lo = bmpt_x_parts(xhi, cfg)
     al_hi = barton_alpha(xflo, p1)
     al_lo = barton_alpha(xfhi, p0)
     lna = cfg.bm_ln_a
-    upper = (p1 * dec_hi * (1.0 + cfg.bm_b * xhi) * (1.0 + ap_hi * p1 + bp_hi * p1 * p1)
-             * math.exp(-bmpt_ab(xhi, cfg)[0] * p0 + max(lna * al_lo, lna * al_hi)))
-    if not (full and p0 > 0.0):
+    upper = (dec_hi * inc_hi * bmpt_pt_shape_range(ap_lo, bp_hi, p0, p1)[1]
+             * math.exp(max(lna * al_lo, lna * al_hi)))
+    if not full:
         return upper * (1.0 + 1e-6), 0.0
-    dec_lo, inc_hi = bmpt_x_parts(xhi, cfg)
-    ap_lo, bp_lo = bmpt_ab(xhi, cfg)
-    lower = (p0 * dec_lo * inc_lo * (1.0 + ap_lo * p0 + bp_lo * p0 * p0)
-             * math.exp(-ap_hi * p1 + min(lna * al_lo, lna * al_hi)))
+    lower = (dec_lo * inc_lo * bmpt_pt_shape_range(ap_hi, bp_lo, p0, p1)[0]
+             * math.exp(min(lna * al_lo, lna * al_hi)))
     return upper * (1.0 + 1e-6), lower * (1.0 - 1e-6)
 
 
@@ -365,8 +392,10 @@ def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float, tab: np.ndarray
         pt = (k - iy * npt + uniform(rs)) * cfg.bm_dpt
         v = uniform(rs) * tab[k, 0]
         if v <= tab[k, 1] or v <= bmpt_density(y, pt, mg, cfg):
-            mt = math.sqrt(mg * mg + pt * pt)
-            return pt * 1e3, mt * math.sinh(y + cfg.bm_ycm) * 1e3
+            # p_z = m_T sinh(y* + y_cm) from one exp: the error is ~1e-16 m_T (relative ~1e-16
+            # at CHARM, where y* + y_cm >= y_cm = 3.4)
+            e = math.exp(y + cfg.bm_ycm)
+            return pt * 1e3, math.sqrt(mg * mg + pt * pt) * 0.5 * (e - 1.0 / e) * 1e3
 
 
 @njit(**_INLINE)
