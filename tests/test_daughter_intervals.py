@@ -15,9 +15,11 @@ from kotosim.kernels import flight as F
 
 
 def _scratch(planes: np.ndarray):
+    """seen_intervals' scratch: the sweep's (st, sw, en, ew), each daughter's, ``one``; and
+    the output array."""
     k = 3 * planes.shape[0] + 4
-    return (np.zeros(2 * k), np.zeros(2 * k), np.zeros(2 * k), np.zeros(2 * k),
-            np.zeros((3, 2)), np.zeros((k, 2)), np.zeros((2 * k, 2)))
+    return (*[np.zeros(2 * k) for _ in range(4)], *[np.zeros(k) for _ in range(4)],
+            np.zeros((k, 2)), np.zeros((2 * k, 2)))
 
 
 def _inside(iv: np.ndarray, m: int, t: float) -> bool:
@@ -43,13 +45,13 @@ def _check(planes, n_req, n_need, rule, rng, spread, lo, hi, n_events, energies=
            aim=(0.0, 0.0, 1.0)):
     """For random events: every random t strictly inside/outside the intervals agrees with the
     point rule; returns the number of (event, t) pairs where the daughters were seen."""
-    st, sw, en, ew, piece, one, out = _scratch(planes)
+    *scr, out = _scratch(planes)
     n_seen = 0
     for _ in range(n_events):
         o, u, d = _random_event(rng, spread, aim)
         ok = (True, True) if energies is None else energies(d)
         m = F.seen_intervals(planes, n_req, o[0], o[1], o[2], u[0], u[1], u[2], d, ok[0],
-                             ok[1], n_need, lo, hi, st, sw, en, ew, piece, one, out)
+                             ok[1], n_need, lo, hi, *scr, out)
         for j in range(m):  # sorted, disjoint, inside [lo, hi]
             assert lo <= out[j, 0] < out[j, 1] <= hi
             assert j == 0 or out[j, 0] > out[j - 1, 1]
@@ -117,16 +119,16 @@ def test_a_straight_case_by_hand():
     |x| <= 10 at z = 1000 both are seen while 0.01 (1000 - t) <= 10, i.e. t >= 0."""
     pl = np.array([[1000.0, 0.0, 0.0, 10.0, 0, 0, 0, 0, 0]])
     d = (10.0, 0.0, 1000.0, 1000.05, -10.0, 0.0, 1000.0, 1000.05)
-    st, sw, en, ew, piece, one, out = _scratch(pl)
+    *scr, out = _scratch(pl)
     m = F.seen_intervals(pl, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, d, True, True, 2, -500.0, 900.0,
-                         st, sw, en, ew, piece, one, out)
+                         *scr, out)
     assert m == 1 and out[0, 0] == 0.0 and out[0, 1] == 900.0
     # a face of half-size 5: 0.01 (1000 - t) <= 5 -> t >= 500
     pl[0, 3] = 5.0
     m = F.seen_intervals(pl, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, d, True, True, 2, -500.0, 900.0,
-                         st, sw, en, ew, piece, one, out)
+                         *scr, out)
     assert m == 1 and out[0, 0] == pytest.approx(500.0, abs=1e-9) and out[0, 1] == 900.0
     # daughter 1 out of its energy window vetoes where it is seen; one daughter is enough
     m = F.seen_intervals(pl, 1, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, d, True, False, 1, -500.0,
-                         900.0, st, sw, en, ew, piece, one, out)
+                         900.0, *scr, out)
     assert m == 0

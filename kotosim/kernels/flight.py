@@ -741,23 +741,32 @@ def _disc(ax: float, bx: float, ay: float, by: float, aa: float, iaa: float, r: 
 
 
 @njit(**_INLINE)
-def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float, uz: float,
-                    iuz: float, sx: float, sy: float, bx: float, by: float, ibx: float,
-                    iby: float, aa: float, iaa: float, lo: float, hi: float, out: np.ndarray
-                    ) -> int:
+def _plane_row(planes: np.ndarray, i: int) -> tuple:
+    """Row ``i`` of the (n, NPLANE) plane array as a tuple of scalars."""
+    return (planes[i, 0], planes[i, 1], planes[i, 2], planes[i, 3], planes[i, 4],
+            planes[i, 5], planes[i, 6], planes[i, 7], planes[i, 8])
+
+
+@njit(**_INLINE)
+def plane_intervals(row: tuple, ox: float, oy: float, oz: float, uz: float, iuz: float,
+                    sx: float, sy: float, bx: float, by: float, ibx: float, iby: float,
+                    aa: float, iaa: float, lo: float, hi: float
+                    ) -> tuple[int, float, float, float, float, float, float]:
     """The t in [lo, hi] for which a straight track of slopes (sx, sy) = (dx/dz, dy/dz),
-    dz > 0, from (ox, oy, oz) + t u starts upstream of plane row ``i`` and hits it inside its
-    sensitive area (:func:`on_plane`): at most three disjoint sorted intervals, written to
-    ``out``; returns how many. Per track (:func:`track_intervals`): the hit point moves by
-    (bx, by) = (ux - uz sx, uy - uz sy) per unit t; iuz, ibx, iby, iaa are the reciprocals
-    of uz, bx, by and aa = bx^2 + by^2."""
-    z = planes[i, 0]
+    dz > 0, from (ox, oy, oz) + t u starts upstream of the plane ``row`` (a plane row as a
+    tuple, :func:`_plane_row`) and hits it inside its sensitive area (:func:`on_plane`): at
+    most three disjoint sorted intervals, returned as (count, a1, b1, a2, b2, a3, b3). Per
+    track (:func:`track_intervals`): the hit point moves by (bx, by) = (ux - uz sx,
+    uy - uz sy) per unit t; iuz, ibx, iby, iaa are the reciprocals of uz, bx, by and
+    aa = bx^2 + by^2. Scalars in and out: no array reference is counted in the plane loop."""
+    none = (0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    z = row[0]
     lo, hi = _cut_inv(oz - z, uz, iuz, lo, hi)  # decay point upstream of the plane
     if not hi > lo:
-        return 0
-    ax = ox + (z - oz) * sx - planes[i, 1]
-    ay = oy + (z - oz) * sy - planes[i, 2]
-    half, octa = planes[i, 3], planes[i, 4]
+        return none
+    ax = ox + (z - oz) * sx - row[1]
+    ay = oy + (z - oz) * sy - row[2]
+    half, octa = row[3], row[4]
     if half > 0.0:
         lo, hi = _cut_inv(ax - half, bx, ibx, lo, hi)
         lo, hi = _cut_inv(-ax - half, -bx, -ibx, lo, hi)
@@ -770,47 +779,57 @@ def plane_intervals(planes: np.ndarray, i: int, ox: float, oy: float, oz: float,
                 lo, hi = _cut_inv(sgx * ax + sgy * ay - octa, c1, 1.0 / c1 if c1 != 0.0 else 0.0,
                                   lo, hi)
     if not hi > lo:
-        return 0
+        return none
     # excluded: inside the square hole, inside r_min (open sets); the hole first (LHCb: the
     # other half plane), as it often excludes everything
     h1, h2 = _EMPTY
-    hh = planes[i, 7]
+    hh = row[7]
     if hh > 0.0:
-        hx = ax + planes[i, 1] - planes[i, 8]
+        hx = ax + row[1] - row[8]
         h1, h2 = -math.inf, math.inf
         h1, h2 = _cut_inv(hx - hh, bx, ibx, h1, h2)
         h1, h2 = _cut_inv(-hx - hh, -bx, -ibx, h1, h2)
         h1, h2 = _cut_inv(ay - hh, by, iby, h1, h2)
         h1, h2 = _cut_inv(-ay - hh, -by, -iby, h1, h2)
         if h1 <= lo and h2 >= hi:
-            return 0
-    if planes[i, 6] > 0.0:
-        t1, t2 = _disc(ax, bx, ay, by, aa, iaa, planes[i, 6])
+            return none
+    if row[6] > 0.0:
+        t1, t2 = _disc(ax, bx, ay, by, aa, iaa, row[6])
         lo, hi = max(lo, t1), min(hi, t2)
         if not hi > lo:
-            return 0
+            return none
     e1, e2 = _EMPTY
-    if planes[i, 5] > 0.0:
-        e1, e2 = _disc(ax, bx, ay, by, aa, iaa, planes[i, 5])
+    if row[5] > 0.0:
+        e1, e2 = _disc(ax, bx, ay, by, aa, iaa, row[5])
     if h1 < e1:
         e1, e2, h1, h2 = h1, h2, e1, e2
+    # [lo, hi] minus the two excluded intervals (sorted by start): at most three pieces
     m = 0
+    a1 = b1 = a2 = b2 = a3 = b3 = 0.0
     cur = lo
     for s, e in ((e1, e2), (h1, h2)):
         if not e > s:
             continue
         if s > cur:
             b = min(s, hi)
-            if b > cur:
-                out[m, 0], out[m, 1] = cur, b
+            if b > cur:  # m is 0 or 1 here
+                if m == 0:
+                    a1, b1 = cur, b
+                else:
+                    a2, b2 = cur, b
                 m += 1
         cur = max(cur, e)
         if cur >= hi:
             break
     if hi > cur:
-        out[m, 0], out[m, 1] = cur, hi
+        if m == 0:
+            a1, b1 = cur, hi
+        elif m == 1:
+            a2, b2 = cur, hi
+        else:
+            a3, b3 = cur, hi
         m += 1
-    return m
+    return m, a1, b1, a2, b2, a3, b3
 
 
 @njit(**_INLINE)
@@ -861,12 +880,11 @@ def _sweep(st: np.ndarray, sw: np.ndarray, en: np.ndarray, ew: np.ndarray, n: in
 def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: float,
                     ux: float, uy: float, uz: float, dx: float, dy: float, dz: float,
                     lo: float, hi: float, st: np.ndarray, sw: np.ndarray, en: np.ndarray,
-                    ew: np.ndarray, piece: np.ndarray, out: np.ndarray) -> int:
+                    ew: np.ndarray, out: np.ndarray) -> int:
     """The t in [lo, hi] for which the track (dx, dy, dz) from (ox, oy, oz) + t (ux, uy, uz)
     hits at least ``n_req`` (>= 1) plane rows downstream of its origin (``n_req`` = every
     row: :func:`track_accepted` without a kick; ``n_req`` = n: :func:`planes_crossed` >= n).
-    Intervals to ``out``; returns how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``:
-    scratch."""
+    Intervals to ``out``; returns how many. ``st``, ``sw``, ``en``, ``ew``: scratch."""
     if dz <= 0.0:
         return 0
     sx, sy = dx / dz, dy / dz
@@ -878,10 +896,17 @@ def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: fl
     iaa = 1.0 / aa if aa != 0.0 else 0.0
     n = np.int64(0)  # not a literal 0: numba would compile _sweep for it too
     for i in range(planes.shape[0]):
-        k = plane_intervals(planes, i, ox, oy, oz, uz, iuz, sx, sy, bx, by, ibx, iby, aa, iaa,
-                            lo, hi, piece)
-        for j in range(k):
-            st[n], en[n], sw[n] = piece[j, 0], piece[j, 1], 1.0
+        k, a1, b1, a2, b2, a3, b3 = plane_intervals(
+            _plane_row(planes, i), ox, oy, oz, uz, iuz, sx, sy, bx, by, ibx, iby, aa, iaa, lo,
+            hi)
+        if k > 0:
+            st[n], en[n], sw[n] = a1, b1, 1.0
+            n += 1
+        if k > 1:
+            st[n], en[n], sw[n] = a2, b2, 1.0
+            n += 1
+        if k > 2:
+            st[n], en[n], sw[n] = a3, b3, 1.0
             n += 1
     if n < n_req:
         return 0
@@ -892,17 +917,19 @@ def track_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: fl
 def seen_intervals(planes: np.ndarray, n_req: int, ox: float, oy: float, oz: float, ux: float,
                    uy: float, uz: float, d: tuple, ok0: bool, ok1: bool, n_need: int,
                    lo: float, hi: float, st: np.ndarray, sw: np.ndarray, en: np.ndarray,
-                   ew: np.ndarray, piece: np.ndarray, one: np.ndarray, out: np.ndarray) -> int:
+                   ew: np.ndarray, tst: np.ndarray, tsw: np.ndarray, ten: np.ndarray,
+                   tew: np.ndarray, one: np.ndarray, out: np.ndarray) -> int:
     """The t in [lo, hi] at which phi, decaying at (ox, oy, oz) + t (ux, uy, uz) into the two
     daughters ``d`` (lab four-momenta), is seen: at least ``n_need`` (>= 1) of the daughters
     whose flag ``ok0``/``ok1`` is set (energy in the window) pass :func:`track_intervals`, and
     no daughter whose flag is off does (CHARM: :func:`daughters_seen`, n_req = every plane;
     LHCb: :func:`daughters_tracked`, both flags on, n_need = 2). Intervals to ``out``; returns
-    how many. ``st``, ``sw``, ``en``, ``ew``, ``piece``, ``one``: scratch."""
+    how many. ``st``, ``sw``, ``en``, ``ew`` (this sweep), ``tst``, ``tsw``, ``ten``, ``tew``
+    (each daughter's), ``one``: scratch."""
     n = np.int64(0)
     for k in range(2):
         m = track_intervals(planes, n_req, ox, oy, oz, ux, uy, uz, d[4 * k], d[4 * k + 1],
-                            d[4 * k + 2], lo, hi, st[n:], sw[n:], en[n:], ew[n:], piece, one)
+                            d[4 * k + 2], lo, hi, tst, tsw, ten, tew, one)
         w = 1.0 if (ok0 if k == 0 else ok1) else -3.0  # seen out of its window: vetoes
         for j in range(m):
             st[n], en[n], sw[n] = one[j, 0], one[j, 1], w
@@ -973,7 +1000,8 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
         cfg.mode == MODE_CHARM or (cfg.mode == MODE_LHCB and cfg.velo_min_modules > 0))
     kiv = 3 * planes.shape[0] + 4  # intervals: at most 3 a plane
     st, sw, en, ew = np.zeros(2 * kiv), np.zeros(2 * kiv), np.zeros(2 * kiv), np.zeros(2 * kiv)
-    piece, one, both = np.zeros((3, 2)), np.zeros((kiv, 2)), np.zeros((2 * kiv, 2))
+    tst, tsw, ten, tew = np.zeros(kiv), np.zeros(kiv), np.zeros(kiv), np.zeros(kiv)
+    one, both = np.zeros((kiv, 2)), np.zeros((2 * kiv, 2))
     seen = np.zeros((MAX_DAU, 2 * kiv * max(ns, 1), 2))
     nseen = np.zeros(MAX_DAU, dtype=np.int64)
     n_req = planes.shape[0] if cfg.mode == MODE_CHARM else cfg.velo_min_modules
@@ -1057,7 +1085,7 @@ def _chunk(cfg: FlightConfig, seed: np.ndarray, pseed: np.ndarray, bank: np.ndar
                     ok0, ok1, n_need = True, True, 2
                 nb = seen_intervals(planes, n_req, vx, vy, vz, ux, uy, uz, dd, ok0, ok1,
                                     n_need, mg_s[0, 0], mg_s[msig - 1, 1], st, sw, en, ew,
-                                    piece, one, both)
+                                    tst, tsw, ten, tew, one, both)
                 # ... inside the signal intervals (both lists sorted and disjoint)
                 for j in range(nb):
                     for r in range(msig):
