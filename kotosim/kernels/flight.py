@@ -377,7 +377,7 @@ def sample_bmpt(rs: np.ndarray, cfg: FlightConfig, m: float, tab: np.ndarray
     alias probability, alias index) (:func:`bmpt_cell_bounds`; the alias table of the U_k,
     M. D. Vose, IEEE TSE 17 (1991) 972). Per try: a cell, a uniform point in it and
     v = u U_k; v <= L_k accepts without evaluating the density (squeeze: Marsaglia, Comm. ACM
-    20 (1977) 47), else the density decides (~1.1 tries and ~0.2 density evaluations per
+    20 (1977) 47), else the density decides (~1.05 tries and ~0.1 density evaluations per
     kaon on the default grid, :data:`kotosim.experiments._flight.BMPT_NY`)."""
     mg = m * 1e-3
     nc = tab.shape[0]
