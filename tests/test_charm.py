@@ -386,3 +386,24 @@ def test_bmpt_sampler_against_the_density(channel, overrides):
     ndf = int(use.sum()) - 1
     assert ndf > 30
     assert chi2 < ndf + 5 * math.sqrt(2 * ndf), (chi2, ndf)
+
+
+def test_bmpt_pt_shape_range_is_the_range_on_a_dense_grid():
+    """The envelope's p_T bounds (min and max of p (1 + a p + b p^2) exp(-a p) on a cell,
+    from the one positive root of its derivative) against a dense grid, for cells below, at
+    and above the maximum and both signs of 3 b - a^2."""
+    from kotosim.kernels import flight as F
+
+    rng = np.random.default_rng(5)
+    n_peak = 0
+    for _ in range(400):
+        a, b = rng.uniform(0.5, 12.0), rng.uniform(0.05, 60.0)
+        p0 = rng.uniform(0.0, 1.5)
+        p1 = p0 + rng.uniform(1e-3, 0.5)
+        lo, hi = F.bmpt_pt_shape_range(a, b, p0, p1)
+        p = np.linspace(p0, p1, 4001)
+        h = p * (1 + a * p + b * p * p) * np.exp(-a * p)
+        assert lo == pytest.approx(h.min(), rel=1e-12)
+        assert h.max() * (1 - 1e-9) <= hi <= h.max() * (1 + 1e-6)
+        n_peak += bool(h.max() > max(h[0], h[-1]) * (1 + 1e-9))
+    assert n_peak > 20  # cells with the maximum inside were checked
