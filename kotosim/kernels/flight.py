@@ -67,9 +67,9 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import kinematics as _kin
 from . import propagation as _prop
 from ._flags import FASTMATH, inlined
-from .kinematics import decay_two_body
 from .propagation import intervals, union_intervals
 from .rng import gauss_pair, sincos_2pi, uniform
 from .sampling import truncated_exponential
@@ -86,6 +86,10 @@ _INLINE = {**_JIT, "inline": "always"}
 # reference counting of the interval arrays; ~20% of the NA62 plot-curve path)
 decay_probability = inlined(_prop.decay_probability)
 survival_outside = inlined(_prop.survival_outside, decay_probability=decay_probability)
+# the two-body decays of the event loop (parent and phi), inlined with their isotropic
+# direction: no call and no reference counting of the generator state per decay
+decay_two_body = inlined(_kin.decay_two_body, isotropic_direction=inlined(
+    _kin.isotropic_direction, uniform=uniform))
 
 SRC_BEAM, SRC_TARGET, SRC_COLLIDER = 0, 1, 2
 # BMPT invariant cross section (Bonesini et al., EPJ C20 (2001) 13) on a thick target; a value
