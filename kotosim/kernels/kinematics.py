@@ -77,6 +77,13 @@ def decay_two_body(
     ux, uy, uz = isotropic_direction(rs, poly)
     e1 = math.sqrt(q * q + m1 * m1)
     e2 = math.sqrt(q * q + m2 * m2)
-    a = boost_to_lab(q * ux, q * uy, q * uz, e1, bpx, bpy, bpz, be, bm)
-    b = boost_to_lab(-q * ux, -q * uy, -q * uz, e2, bpx, bpy, bpz, be, bm)
-    return a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]
+    # both daughters boosted as in boost_to_lab; p2* = -p1*, so P.p* is shared and the two
+    # divisions of each boost become multiplications by 1/M and 1/(E_P + M)
+    px, py, pz = q * ux, q * uy, q * uz
+    ibm = 1.0 / bm
+    ibe = 1.0 / (be + bm)
+    pdot = bpx * px + bpy * py + bpz * pz
+    f1 = (e1 + pdot * ibe) * ibm
+    f2 = (e2 - pdot * ibe) * ibm
+    return (px + f1 * bpx, py + f1 * bpy, pz + f1 * bpz, (be * e1 + pdot) * ibm,
+            -px + f2 * bpx, -py + f2 * bpy, -pz + f2 * bpz, (be * e2 - pdot) * ibm)
