@@ -407,3 +407,37 @@ def test_bmpt_pt_shape_range_is_the_range_on_a_dense_grid():
         assert h.max() * (1 - 1e-9) <= hi <= h.max() * (1 + 1e-6)
         n_peak += bool(h.max() > max(h[0], h[-1]) * (1 + 1e-9))
     assert n_peak > 20  # cells with the maximum inside were checked
+
+
+def test_bmpt_cell_bounds_for_random_parameters_in_the_schema():
+    """The monotonicity behind the cell bounds holds for every BMPT parameter set the
+    geometry schema allows (B >= 0, alpha >= 0, 0 <= beta < 1, gamma, delta >= 0 with
+    delta != 2 gamma, K- admixture with any r1 <= 0, targets lighter and heavier than Be):
+    on a coarse grid, lower <= density <= upper at every corner and at random points."""
+    from kotosim.experiments import charm as ch
+    from kotosim.kernels import flight as F
+
+    rng = np.random.default_rng(11)
+    for _ in range(8):
+        over = {"bmpt.b": rng.uniform(0, 3), "bmpt.alpha": rng.uniform(0, 5),
+                "bmpt.beta": rng.uniform(0, 0.9), "bmpt.a": rng.uniform(2e-3, 8e-3),
+                "bmpt.gamma": rng.uniform(0, 0.5), "bmpt.delta": rng.uniform(0, 1.0),
+                "bmpt.r1": -rng.uniform(0, 5), "bmpt.target_mass_number": rng.uniform(2, 200),
+                "parents.kl.kplus_fraction": rng.uniform(0, 1)}
+        try:
+            geo = kotosim.load_geometry("charm", overrides=over)
+        except kotosim.GeometryError:  # p_T range too large for a heavy target: refused
+            continue
+        cfg = ch.kernel_config(geo, 2, 100.0, 10, 10, 0)
+        m = cfg.m_parent * 1e-3
+        ny, npt = 24, 48
+        cfg = cfg._replace(bm_npt=npt, bm_dy=math.acosh(cfg.bm_emax / m) / ny,
+                           bm_dpt=cfg.bm_ptmax / npt)
+        tab = F.bmpt_bounds_table(cfg, m, ny)
+        assert np.all(tab[:, 1] <= tab[:, 0]) and tab[:, 0].max() > 0
+        for k in range(tab.shape[0]):
+            iy, ip = divmod(k, npt)
+            for uy, up in [(0, 0), (0, 1), (1, 0), (1, 1), tuple(rng.random(2)),
+                           tuple(rng.random(2))]:
+                f = F.bmpt_density((iy + uy) * cfg.bm_dy, (ip + up) * cfg.bm_dpt, m, cfg)
+                assert tab[k, 1] <= f <= tab[k, 0], (over, k, uy, up)
