@@ -48,7 +48,6 @@ from numba import njit
 
 from ._flags import FASTMATH
 from .kinematics import decay_two_body
-from .propagation import survival_outside
 from .rng import next_u64, uniform
 
 TWO_CHARGED, TWO_PHOTONS, FOUR_PHOTONS = 0, 1, 2
@@ -336,9 +335,3 @@ def add_volume(s: np.ndarray, n: int, d1: float, d2: float, vx: float, vy: float
     if cur < d2:
         n = iv_add(s, n, cur, d2)
     return n
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def veto_probability(s: np.ndarray, n: int, lam: float) -> float:
-    """Probability that phi (decay length ``lam``) decays inside the veto set ``s[:n]``."""
-    return 1.0 - survival_outside(s, n, lam)

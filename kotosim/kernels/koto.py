@@ -27,7 +27,6 @@ from .daughters import (
     add_volume,
     event_stream,
     phi_products,
-    veto_probability,
 )
 from .propagation import intervals, survival_outside
 
@@ -407,6 +406,7 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
     dau = np.zeros((MAX_DAU, 5))
     w = np.zeros(nct)
     pprev = np.zeros(nct)
+    surv = np.zeros(nct)  # survival outside the veto set after the last element that changed it
     fill = ptz.shape[0] > 0
     by_element = region.shape[0] > 0  # fractions vetoed per element asked for
     low = squeeze_table(cfg, edges)
@@ -481,6 +481,7 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                 intervals(vetoes, vx, vy, vz, ux, uy, uz, iv)
                 nsv = np.int64(0)  # not a literal 0: one compile of each callee
                 attribute = stage == 6 and by_element
+                have_surv = False
                 if attribute:
                     for i in range(nct):
                         pprev[i] = 0.0
@@ -506,16 +507,23 @@ def _chunk(cfg: KotoConfig, seed: np.ndarray, chunk: int, edges: np.ndarray, hei
                     # leaves the veto set as it was adds exactly 0: skipped)
                     if attribute and changed:
                         for i in range(nct):
-                            p_ = veto_probability(sv, nsv, px_ / cfg.m_x * ctau[i])
+                            # veto_probability, keeping its survival for the weights below
+                            surv[i] = survival_outside(sv, nsv, px_ / cfg.m_x * ctau[i])
+                            p_ = 1.0 - surv[i]
                             dw = wk * (p_ - pprev[i])
                             region[r, 0, i] += dw
                             region[r, 1, i] += dw * dw
                             pprev[i] = p_
+                        have_surv = True
                 if nsv > 0:
                     l1, l2 = sv[0, 0], sv[nsv - 1, 1]
                 for i in range(nct):
-                    # survival summed over the gaps: exact even when it is ~exp(-50)
-                    w[i] = wk * survival_outside(sv, nsv, px_ / cfg.m_x * ctau[i])
+                    # survival summed over the gaps: exact even when it is ~exp(-50); the
+                    # attribution computed it already for the final veto set (the set after
+                    # the last element that changed it)
+                    if not have_surv:
+                        surv[i] = survival_outside(sv, nsv, px_ / cfg.m_x * ctau[i])
+                    w[i] = wk * surv[i]
             if stage >= 5:
                 if stage == 6:
                     for i in range(nct):
