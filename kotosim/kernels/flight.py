@@ -1213,7 +1213,8 @@ NBANK = 9  # columns of a parent bank: kx, ky, kz, |p|, flight s, weight w, vx, 
 def parent_bank(cfg: FlightConfig, pseeds: np.ndarray, chunks: np.ndarray,
                 out: np.ndarray, tab: np.ndarray) -> None:
     """The parents of chunks ``chunks[k]`` drawn from their own streams ``pseeds[k]``, in the
-    order :func:`_chunk` draws them: ``out[k, j]`` = :func:`parent_and_vertex` of event j."""
+    order :func:`_chunk` draws them: ``out[k, j]`` = :func:`parent_and_vertex` of event j
+    (``tab``: the BMPT sampler's envelope table, as for :func:`run_chunks`)."""
     for k in range(chunks.size):
         rp = pseeds[k].copy()
         n = min(cfg.chunk_size, cfg.n_events - chunks[k] * cfg.chunk_size)

@@ -45,6 +45,14 @@ def isotropic_direction(rs: np.ndarray, poly: bool = False) -> tuple[float, floa
 
 
 @njit(cache=True, fastmath=FASTMATH)
+def _boost(px: float, py: float, pz: float, e: float, pdot: float, bpx: float, bpy: float,
+           bpz: float, be: float, ibm: float, ibe: float) -> tuple[float, float, float, float]:
+    """:func:`boost_to_lab` given P.p* = ``pdot``, 1/M = ``ibm`` and 1/(E_P + M) = ``ibe``."""
+    f = (e + pdot * ibe) * ibm
+    return px + f * bpx, py + f * bpy, pz + f * bpz, (be * e + pdot) * ibm
+
+
+@njit(cache=True, fastmath=FASTMATH)
 def boost_to_lab(
     px: float, py: float, pz: float, e: float,
     bpx: float, bpy: float, bpz: float, be: float, bm: float,
@@ -56,10 +64,8 @@ def boost_to_lab(
     (Jackson, Classical Electrodynamics, eq. 11.19 written with P = gamma*beta*M), which stays
     accurate for gamma >> 1 where 1/sqrt(1 - beta^2) loses digits.
     """
-    pdot = bpx * px + bpy * py + bpz * pz
-    e_lab = (be * e + pdot) / bm
-    f = (e + pdot / (be + bm)) / bm
-    return px + f * bpx, py + f * bpy, pz + f * bpz, e_lab
+    return _boost(px, py, pz, e, bpx * px + bpy * py + bpz * pz, bpx, bpy, bpz, be, 1.0 / bm,
+                  1.0 / (be + bm))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -77,13 +83,11 @@ def decay_two_body(
     ux, uy, uz = isotropic_direction(rs, poly)
     e1 = math.sqrt(q * q + m1 * m1)
     e2 = math.sqrt(q * q + m2 * m2)
-    # both daughters boosted as in boost_to_lab; p2* = -p1*, so P.p* is shared and the two
-    # divisions of each boost become multiplications by 1/M and 1/(E_P + M)
+    # both daughters boosted by _boost with p2* = -p1*: P.p* and the reciprocals are shared
     px, py, pz = q * ux, q * uy, q * uz
     ibm = 1.0 / bm
     ibe = 1.0 / (be + bm)
     pdot = bpx * px + bpy * py + bpz * pz
-    f1 = (e1 + pdot * ibe) * ibm
-    f2 = (e2 - pdot * ibe) * ibm
-    return (px + f1 * bpx, py + f1 * bpy, pz + f1 * bpz, (be * e1 + pdot) * ibm,
-            -px + f2 * bpx, -py + f2 * bpy, -pz + f2 * bpz, (be * e2 - pdot) * ibm)
+    a = _boost(px, py, pz, e1, pdot, bpx, bpy, bpz, be, ibm, ibe)
+    b = _boost(-px, -py, -pz, e2, -pdot, bpx, bpy, bpz, be, ibm, ibe)
+    return a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]

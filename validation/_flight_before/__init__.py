@@ -12,11 +12,6 @@ from contextlib import contextmanager
 import numpy as np
 
 
-def _x_factor(x, cfg):
-    return ((1 - x) ** cfg.bm_alpha * (1 + cfg.bm_b * x) * x ** (-cfg.bm_beta)
-            * (cfg.bm_c0 + cfg.bm_c1 * (1 - x) ** cfg.bm_c2))
-
-
 @functools.lru_cache(maxsize=16)
 def _bmpt_envelope(cfg, m_gev: float) -> tuple[float, float, float]:
     """(bm_env, bm_kappa, bm_zmax) of the frozen kernel's BMPT sampler, computed as
@@ -24,12 +19,15 @@ def _bmpt_envelope(cfg, m_gev: float) -> tuple[float, float, float]:
     K exp(-kappa y*) bounds the x factor times the A scaling at p_T = 0 (the running maximum
     from the right of the x factor on a fine x_R grid); Z bounds the p_T envelope's
     integral."""
+    from kotosim.experiments.charm import _x_factor
+
     from . import flight as FB
 
+    p = (cfg.bm_b, cfg.bm_alpha, cfg.bm_beta, 0.0, 0.0, 0.0, cfg.bm_c0, cfg.bm_c1, cfg.bm_c2)
     emax, lna = cfg.bm_emax, cfg.bm_ln_a
     ymax = math.acosh(emax / m_gev)
     xg = np.linspace(m_gev / emax, 1.0, 200_001)[:-1]
-    gsup = np.maximum.accumulate(_x_factor(xg, cfg)[::-1])[::-1] * 1.001
+    gsup = np.maximum.accumulate(_x_factor(xg, p)[::-1])[::-1] * 1.001
     yg = np.linspace(0.0, ymax, 2001)
     i0 = np.searchsorted(xg, m_gev * np.cosh(yg[:-1]) / emax, side="right") - 1
     g_left = gsup[np.clip(i0, 0, xg.size - 1)]
